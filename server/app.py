@@ -1,0 +1,70 @@
+"""The one Litestar app factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from litestar import Litestar, MediaType, Response, get
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
+
+from server import __version__
+from server.config import Settings
+from server.connections import Connections
+from server.domain.health import health
+from server.domain.models.controller import ModelController
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Litestar:
+    """Build the app for ``settings``; ``embedded`` names the services we started ourselves."""
+
+    @asynccontextmanager
+    async def connections(app: Litestar) -> AsyncIterator[None]:
+        app.state.connections = await Connections.open(settings, embedded)
+        log.info("serving", url=f"http://{settings.host}:{settings.port}")
+        try:
+            yield
+        finally:
+            await app.state.connections.close()
+            log.info("stopped")
+
+    handlers: list[ControllerRouterHandler] = [health, ModelController]
+    handlers.append(_web_app(settings))
+    return Litestar(
+        route_handlers=handlers,
+        lifespan=[connections],
+        openapi_config=OpenAPIConfig(
+            title="SPIKE-X",
+            version=__version__,
+            description="Build, simulate, train and watch neural networks together.",
+            path="/api/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        request_max_body_size=settings.max_request_bytes,
+        logging_config=None,  # server.logging configures the handlers
+    )
+
+
+def _web_app(settings: Settings) -> ControllerRouterHandler:
+    """The built web app at ``/``, or a page that says how to build it."""
+    if (settings.web_dist / "index.html").is_file():
+        return create_static_files_router(
+            path="/", directories=[settings.web_dist], html_mode=True, name="web",
+            include_in_schema=False,
+        )
+
+    @get("/", include_in_schema=False, media_type=MediaType.TEXT)
+    async def web_not_built() -> Response[str]:
+        return Response(
+            f"The SPIKE-X web app is not built ({settings.web_dist} has no index.html).\n"
+            "`just run` builds it; the API is up at /api/docs.\n",
+            status_code=503,
+        )
+
+    return web_not_built

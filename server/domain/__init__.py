@@ -1,0 +1,1 @@
+"""Features of the server, one package (or module) each: controllers, services, schemas."""
