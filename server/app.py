@@ -55,7 +55,10 @@ def _web_app(settings: Settings) -> ControllerRouterHandler:
     """The built web app at ``/``, or a page that says how to build it."""
     if (settings.web_dist / "index.html").is_file():
         return create_static_files_router(
-            path="/", directories=[settings.web_dist], html_mode=True, name="web",
+            path="/",
+            directories=[settings.web_dist],
+            html_mode=True,
+            name="web",
             include_in_schema=False,
         )
 

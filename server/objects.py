@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
@@ -41,8 +42,7 @@ class ObjectStore:
                     "connect_timeout": timedelta(seconds=timeout_s),
                     "timeout": timedelta(seconds=max(timeout_s, 30.0)),
                 },
-                retry_config={"max_retries": 2,
-                              "retry_timeout": timedelta(seconds=timeout_s)},
+                retry_config={"max_retries": 2, "retry_timeout": timedelta(seconds=timeout_s)},
             )
         else:
             raise ValueError(
@@ -68,10 +68,8 @@ class ObjectStore:
 
     async def delete(self, key: str) -> None:
         """Remove ``key``; removing a key that is not there is not an error."""
-        try:
+        with contextlib.suppress(FileNotFoundError, NotFoundError):
             await obstore.delete_async(self._store, key)
-        except (FileNotFoundError, NotFoundError):
-            pass
 
     async def list(self, prefix: str = "") -> list[str]:
         keys: list[str] = []

@@ -51,8 +51,9 @@ def s3_environment(s3: EmbeddedS3) -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def services_environment(postgres: EmbeddedService, valkey: EmbeddedService, s3: EmbeddedS3
-                         ) -> dict[str, str]:
+def services_environment(
+    postgres: EmbeddedService, valkey: EmbeddedService, s3: EmbeddedS3
+) -> dict[str, str]:
     """Settings that point a server at the shared test services (S3 for objects)."""
     return {
         "DATABASE_URL": postgres.url,
@@ -63,8 +64,9 @@ def services_environment(postgres: EmbeddedService, valkey: EmbeddedService, s3:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory, services_environment: dict[str, str]
-           ) -> Iterator[ServerProcess]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, services_environment: dict[str, str]
+) -> Iterator[ServerProcess]:
     """One SPIKE-X server for the session, using the shared services."""
     process = ServerProcess(tmp_path_factory.mktemp("server") / "data", services_environment)
     process.start()

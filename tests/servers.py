@@ -21,7 +21,8 @@ START_TIMEOUT_S = 90.0
 def clean_environment(**extra: str) -> dict[str, str]:
     """The test runner's environment without any SPIKE-X or S3 setting, plus ``extra``."""
     environ = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if key not in ENVIRONMENT and not key.startswith("AWS_")
     }
     environ.update(extra)
@@ -41,8 +42,10 @@ class ServerProcess:
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{data_dir.name}-server-{self.port}.log"
         self.environ = clean_environment(
-            SPIKEX_DATA_DIR=str(data_dir), SPIKEX_PORT=str(self.port),
-            SPIKEX_SERVICE_CHECK_INTERVAL_S="0.5", **environ,
+            SPIKEX_DATA_DIR=str(data_dir),
+            SPIKEX_PORT=str(self.port),
+            SPIKEX_SERVICE_CHECK_INTERVAL_S="0.5",
+            **environ,
         )
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -53,14 +56,18 @@ class ServerProcess:
     def start(self, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                spikex_command("run"), env=self.environ, stdout=log, stderr=subprocess.STDOUT,
+                spikex_command("run"),
+                env=self.environ,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"spikex run exited with {self.process.returncode}:\n"
-                                   f"{self.output()}")
+                raise RuntimeError(
+                    f"spikex run exited with {self.process.returncode}:\n{self.output()}"
+                )
             try:
                 if httpx.get(f"{self.url}/api/health", timeout=2).status_code == 200:
                     return self

@@ -49,8 +49,12 @@ def test_a_model_is_created_listed_and_read(server: ServerProcess) -> None:
 
 def test_bad_model_input_is_refused_and_changes_nothing(server: ServerProcess) -> None:
     before = len(server.get("/api/models", params={"limit": 500}).json())
-    for body in ({"name": ""}, {"name": "x", "kind": "rnn"}, {"name": "x", "colour": "red"},
-                 {"kind": "ann"}):
+    for body in (
+        {"name": ""},
+        {"name": "x", "kind": "rnn"},
+        {"name": "x", "colour": "red"},
+        {"kind": "ann"},
+    ):
         response = server.post("/api/models", json=body)
         assert response.status_code == 400, body
         assert response.json()["detail"]

@@ -40,7 +40,10 @@ def test_embedded_services_serve_stop_cleanly_and_keep_their_data(data_dir: Path
         report = first.get("/api/health").json()
         assert report["status"] == "ok"
         assert {s["name"]: s["embedded"] for s in report["services"]} == {
-            "postgres": True, "valkey": True, "objects": True}
+            "postgres": True,
+            "valkey": True,
+            "objects": True,
+        }
         model = first.post("/api/models", json={"name": "kept across restarts"}).json()
         children = [int(service["pid"]) for service in services_state(data_dir).values()]
         assert len(children) == 2
@@ -48,7 +51,10 @@ def test_embedded_services_serve_stop_cleanly_and_keep_their_data(data_dir: Path
         second = subprocess.run(
             spikex_command("run"),
             env=clean_environment(SPIKEX_DATA_DIR=str(data_dir), SPIKEX_PORT=str(first.port + 1)),
-            capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
         )
         assert second.returncode != 0
         assert "is in use by another SPIKE-X" in second.stderr.strip().splitlines()[-1]
@@ -66,14 +72,13 @@ def test_embedded_services_serve_stop_cleanly_and_keep_their_data(data_dir: Path
         assert again.stop() == 0
 
 
-def test_a_dead_embedded_service_is_restarted_without_restarting_the_server(
-        data_dir: Path) -> None:
+def test_a_dead_embedded_service_is_restarted_without_restarting_the_server(data_dir: Path) -> None:
     server = ServerProcess(data_dir, {}).start()
     try:
         for name in ("valkey", "postgres"):
             pid = int(services_state(data_dir)[name]["pid"])  # type: ignore[arg-type]
             os.kill(pid, signal.SIGKILL)
-            assert wait_for(lambda: not pid_alive(pid), 10)
+            assert wait_for(lambda pid=pid: not pid_alive(pid), 10)
             assert wait_for(lambda: healthy(server), RECOVERY_WITHIN_S), server.output()
         created = server.post("/api/models", json={"name": "after the outage"})
         assert created.status_code == 201

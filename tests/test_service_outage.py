@@ -38,12 +38,16 @@ def health(server: ServerProcess) -> tuple[int, dict[str, bool]]:
 
 @pytest.mark.parametrize("victim", ["postgres", "valkey"])
 def test_health_reports_an_outage_and_the_recovery(
-        own_services: dict[str, EmbeddedService], data_dir: Path, victim: str) -> None:
-    server = ServerProcess(data_dir, {
-        "DATABASE_URL": own_services["postgres"].url,
-        "VALKEY_URL": own_services["valkey"].url,
-        "SPIKEX_HEALTH_TIMEOUT_S": "1",
-    }).start()
+    own_services: dict[str, EmbeddedService], data_dir: Path, victim: str
+) -> None:
+    server = ServerProcess(
+        data_dir,
+        {
+            "DATABASE_URL": own_services["postgres"].url,
+            "VALKEY_URL": own_services["valkey"].url,
+            "SPIKEX_HEALTH_TIMEOUT_S": "1",
+        },
+    ).start()
     try:
         own_services[victim].kill()
         down = wait_for(lambda: health(server)[0] == 503, WITHIN_S)

@@ -21,8 +21,12 @@ EXIT_WITHIN_S = 20.0
 def run_spikex(environ: dict[str, str]) -> tuple[subprocess.CompletedProcess[str], float]:
     started = time.monotonic()
     done = subprocess.run(
-        spikex_command("run"), env=clean_environment(SPIKEX_CONNECT_TIMEOUT_S="3", **environ),
-        capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL,
+        spikex_command("run"),
+        env=clean_environment(SPIKEX_CONNECT_TIMEOUT_S="3", **environ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
     )
     return done, time.monotonic() - started
 
@@ -33,23 +37,31 @@ def closed_url(template: str) -> str:
 
 
 @pytest.fixture
-def good(postgres: EmbeddedService, valkey: EmbeddedService, s3: EmbeddedS3, data_dir: Path
-         ) -> dict[str, str]:
+def good(
+    postgres: EmbeddedService, valkey: EmbeddedService, s3: EmbeddedS3, data_dir: Path
+) -> dict[str, str]:
     return {
-        "DATABASE_URL": postgres.url, "VALKEY_URL": valkey.url,
-        "OBJECT_STORE_URL": f"{s3.url}/startup", "AWS_ALLOW_HTTP": "true",
-        "SPIKEX_DATA_DIR": str(data_dir), "SPIKEX_PORT": str(free_port()),
+        "DATABASE_URL": postgres.url,
+        "VALKEY_URL": valkey.url,
+        "OBJECT_STORE_URL": f"{s3.url}/startup",
+        "AWS_ALLOW_HTTP": "true",
+        "SPIKEX_DATA_DIR": str(data_dir),
+        "SPIKEX_PORT": str(free_port()),
         **s3_environment(s3),
     }
 
 
-@pytest.mark.parametrize(("setting", "bad"), [
-    ("DATABASE_URL", "postgresql://postgres@127.0.0.1:{port}/spikex"),
-    ("VALKEY_URL", "valkey://127.0.0.1:{port}/0"),
-    ("AWS_ENDPOINT", "http://127.0.0.1:{port}"),
-])
+@pytest.mark.parametrize(
+    ("setting", "bad"),
+    [
+        ("DATABASE_URL", "postgresql://postgres@127.0.0.1:{port}/spikex"),
+        ("VALKEY_URL", "valkey://127.0.0.1:{port}/0"),
+        ("AWS_ENDPOINT", "http://127.0.0.1:{port}"),
+    ],
+)
 def test_an_unreachable_service_stops_start_up_with_one_line(
-        good: dict[str, str], setting: str, bad: str) -> None:
+    good: dict[str, str], setting: str, bad: str
+) -> None:
     environ = {**good, setting: closed_url(bad)}
     done, elapsed = run_spikex(environ)
     assert done.returncode != 0
@@ -71,7 +83,8 @@ def test_a_port_in_use_is_reported_without_a_stack_trace(good: dict[str, str]) -
     assert elapsed < EXIT_WITHIN_S
     assert done.stderr.strip().splitlines()[-1] == (
         f"spikex: cannot serve on 127.0.0.1:{port}: the port is already in use "
-        "(stop the other program or set SPIKEX_PORT)")
+        "(stop the other program or set SPIKEX_PORT)"
+    )
     assert "Traceback" not in done.stderr
 
 

@@ -21,13 +21,16 @@ class HealthReport(msgspec.Struct, frozen=True):
     services: list[ServiceHealth]
 
 
-@get("/api/health", tags=["system"], summary="Service health",
-     responses={503: ResponseSpec(HealthReport, description="A service is down")})
+@get(
+    "/api/health",
+    tags=["system"],
+    summary="Service health",
+    responses={503: ResponseSpec(HealthReport, description="A service is down")},
+)
 async def health(state: State) -> Response[HealthReport]:
     """Probe PostgreSQL, Valkey and object storage. 200 when all are up, 503 otherwise."""
     connections: Connections = state.connections
     services = await connections.health()
     up = all(service.up for service in services)
-    report = HealthReport("ok" if up else "degraded", __version__, simcore.ENGINE_VERSION,
-                          services)
+    report = HealthReport("ok" if up else "degraded", __version__, simcore.ENGINE_VERSION, services)
     return Response(report, status_code=200 if up else 503)

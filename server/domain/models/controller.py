@@ -15,7 +15,7 @@ from server.domain.models.schemas import ModelCreate, ModelRead
 
 class ModelController(Controller):
     path = "/api/models"
-    tags = ["models"]
+    tags = ("models",)
 
     @post("/", summary="Create a model")
     async def create(self, data: ModelCreate) -> ModelRead:

@@ -26,8 +26,9 @@ async def create_model(data: ModelCreate, owner: UUID | None = None) -> ModelRea
 
 
 async def list_models(limit: int, offset: int) -> list[ModelRead]:
-    rows = await (Model.select().order_by(Model.created_at, ascending=False)
-                  .limit(limit).offset(offset))
+    rows = await (
+        Model.select().order_by(Model.created_at, ascending=False).limit(limit).offset(offset)
+    )
     return [_read(row) for row in rows]
 
 
