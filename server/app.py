@@ -20,6 +20,8 @@ from server.domain.models.controller import ModelController
 
 log = structlog.get_logger(__name__)
 
+SWAGGER_UI = "/vendor/swagger-ui"
+
 
 def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Litestar:
     """Build the app for ``settings``; ``embedded`` names the services we started ourselves."""
@@ -44,7 +46,14 @@ def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Li
             version=__version__,
             description="Build, simulate, train and watch neural networks together.",
             path="/api/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            # Swagger UI's files come with the web build (web/vite.config.ts), not a CDN.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                )
+            ],
         ),
         request_max_body_size=settings.max_request_bytes,
         logging_config=None,  # server.logging configures the handlers

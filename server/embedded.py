@@ -57,6 +57,8 @@ class EmbeddedService(ABC):
 
     name: str
     stop_signal: signal.Signals = signal.SIGTERM
+    stop_timeout_s: float = 20.0
+    """How long a clean stop may take before the process is killed."""
 
     def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1"):
         self.data_dir = data_dir
@@ -127,14 +129,14 @@ class EmbeddedService(ABC):
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
 
-    def stop(self, timeout_s: float = 20.0) -> None:
+    def stop(self) -> None:
         """Stop cleanly (the service flushes its data), killing it only if it hangs."""
         if not self.alive():
             return
         assert self.process is not None
         self.process.send_signal(self.stop_signal)
         try:
-            self.process.wait(timeout_s)
+            self.process.wait(self.stop_timeout_s)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
@@ -316,6 +318,9 @@ class EmbeddedS3(EmbeddedService):
 
     name = "s3"
     bucket = "spikex"
+    # Its graceful stop waits ~25 s on internal timers; it holds only test data, and
+    # every write it acknowledged is already on disk.
+    stop_timeout_s = 2.0
 
     def __init__(self, data_dir: Path, port: int | None = None, host: str = "127.0.0.1"):
         # weed also opens a gRPC port at +10000 of each HTTP port; pick HTTP ports whose

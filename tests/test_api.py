@@ -32,6 +32,10 @@ def test_openapi_schema_and_its_page_are_served(server: ServerProcess) -> None:
     page = server.get("/api/docs")
     assert page.status_code == 200
     assert "text/html" in page.headers["content-type"]
+    assets = re.findall(r'(?:src|href)="(/vendor/swagger-ui/[^"]+)"', page.text)
+    assert len(assets) == 3, "Swagger UI is served by us, not fetched from a CDN"
+    for asset in assets:
+        assert server.get(asset).status_code == 200
 
 
 def test_a_model_is_created_listed_and_read(server: ServerProcess) -> None:
