@@ -4,8 +4,8 @@
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 
-cache_dir := env("SPIKEX_CACHE_DIR", env("XDG_CACHE_HOME", env("HOME") / ".cache") / "spikex")
-export CARGO_TARGET_DIR := env("CARGO_TARGET_DIR", cache_dir / "cargo-target")
+export SPIKEX_CACHE_DIR := env("SPIKEX_CACHE_DIR", env("XDG_CACHE_HOME", env("HOME") / ".cache") / "spikex")
+export CARGO_TARGET_DIR := env("CARGO_TARGET_DIR", SPIKEX_CACHE_DIR / "cargo-target")
 export UV_LINK_MODE := env("UV_LINK_MODE", "hardlink")
 export PYTHONUNBUFFERED := "1"
 # uv as a module of the system Python, where `setup` installs it if it is missing.
