@@ -31,6 +31,7 @@ services: setup
 
 # Run one benchmark from bench/ (e.g. `just bench cuba`); its last line is a JSON object.
 bench name *args: setup
+    @[ -f "bench/{{ name }}.py" ] || { echo "no benchmark bench/{{ name }}.py; there are: $(cd bench && ls *.py 2>/dev/null | sed 's/\.py$//' | tr '\n' ' ')" >&2; exit 2; }
     {{ uv }} run --frozen --no-sync python bench/{{ name }}.py {{ args }}
 
 # ruff, cargo clippy and the TypeScript checker.
