@@ -1,0 +1,136 @@
+//! Monitors: what a run records, handed back chunk by chunk.
+//!
+//! * spikes of a source (all outputs or a subset), as `(neuron, step)` pairs;
+//! * state variables of a subset of a population, sampled every `every` steps at the start of
+//!   the step (Brian2's `StateMonitor` in its default `start` slot: the state at time `step dt`);
+//! * the population rate of a source in bins of `bin` steps (Hz = spikes / (n bin dt)).
+//!
+//! [`crate::Network::run`] drains every monitor into a [`ChunkOutput`]: what was recorded
+//! since the previous chunk. A rate bin is emitted once complete; a partial bin carries over.
+
+use crate::network::{MonitorId, PopulationId, Source};
+
+/// Spikes recorded in a chunk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SpikeData {
+    /// The monitor.
+    pub monitor: MonitorId,
+    /// Neuron index of each spike (within its source).
+    pub neurons: Vec<u32>,
+    /// Step of each spike (time = step dt).
+    pub steps: Vec<u64>,
+}
+
+/// State samples recorded in a chunk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StateData {
+    /// The monitor.
+    pub monitor: MonitorId,
+    /// The variable's name.
+    pub variable: String,
+    /// The recorded neurons (columns).
+    pub neurons: Vec<u32>,
+    /// Step of each sample (rows).
+    pub steps: Vec<u64>,
+    /// Row-major `steps.len() x neurons.len()` values, SI units of the variable.
+    pub values: Vec<f64>,
+}
+
+/// Population rates recorded in a chunk.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RateData {
+    /// The monitor.
+    pub monitor: MonitorId,
+    /// First step of each bin.
+    pub steps: Vec<u64>,
+    /// Mean rate over the bin (Hz).
+    pub rates: Vec<f64>,
+}
+
+/// What all monitors recorded during one chunk `[start_step, end_step)`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChunkOutput {
+    /// First step of the chunk.
+    pub start_step: u64,
+    /// One past the last step of the chunk.
+    pub end_step: u64,
+    /// Spike monitors, in the order they were added.
+    pub spikes: Vec<SpikeData>,
+    /// State monitors, in the order they were added.
+    pub states: Vec<StateData>,
+    /// Rate monitors, in the order they were added.
+    pub rates: Vec<RateData>,
+    /// Synaptic events delivered during the chunk.
+    pub synaptic_events: u64,
+}
+
+/// Where a state variable lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum VarRef {
+    /// Variable of the neuron model.
+    Model(usize),
+    /// Row of the receptor state.
+    Receptor(usize),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct SpikeMonitor {
+    pub source: Source,
+    pub mask: Option<Vec<bool>>,
+    pub data: SpikeData,
+}
+
+impl SpikeMonitor {
+    pub(crate) fn record(&mut self, step: u64, spikes: &[u32]) {
+        for &j in spikes {
+            if self.mask.as_ref().map_or(true, |m| m[j as usize]) {
+                self.data.neurons.push(j);
+                self.data.steps.push(step);
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StateMonitor {
+    pub population: PopulationId,
+    pub var: VarRef,
+    pub every: u64,
+    pub data: StateData,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RateMonitor {
+    pub source: Source,
+    pub n: usize,
+    pub bin: u64,
+    pub dt: f64,
+    pub count: u64,
+    pub filled: u64,
+    pub bin_start: u64,
+    pub data: RateData,
+}
+
+impl RateMonitor {
+    pub(crate) fn record(&mut self, step: u64, spikes: usize) {
+        if self.filled == 0 {
+            self.bin_start = step;
+        }
+        self.count += spikes as u64;
+        self.filled += 1;
+        if self.filled == self.bin {
+            let denom = self.n.max(1) as f64 * self.bin as f64 * self.dt;
+            self.data.steps.push(self.bin_start);
+            self.data.rates.push(self.count as f64 / denom);
+            self.count = 0;
+            self.filled = 0;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Monitor {
+    Spikes(SpikeMonitor),
+    State(StateMonitor),
+    Rate(RateMonitor),
+}

@@ -1,0 +1,847 @@
+//! The network: populations, generators, projections, inputs and monitors, advanced in chunks.
+//!
+//! One time step, in Brian2's order:
+//! 1. injected currents take this step's amplitude; state monitors sample (state at `t`);
+//! 2. **state update + threshold** of every population (in parallel over blocks), and the
+//!    generators emit (threshold phase);
+//! 3. **synaptic propagation**: every projection queues its source's new spikes and delivers
+//!    what is due now (delay 0 = this step), then plastic projections see the post spikes;
+//! 4. **reset** of the neurons that spiked;
+//! 5. spike and rate monitors record.
+//!
+//! [`Network::run`] advances `n` steps and returns what the monitors recorded since the last
+//! chunk. Parameter changes ([`Change`]) made between chunks apply from the next step run.
+
+use crate::connectivity::{ConnectOptions, Connectivity, Rule};
+use crate::error::{Result, SimError};
+use crate::inputs::{CurrentInput, Generator, PoissonGroup, SpikeTimes};
+use crate::monitors::{
+    ChunkOutput, Monitor, RateData, RateMonitor, SpikeData, SpikeMonitor, StateData, StateMonitor,
+    VarRef,
+};
+use crate::neurons::{Neuron, NeuronModel};
+use crate::params::{Param, PerNeuron};
+use crate::plasticity::StdpParams;
+use crate::synapses::projection::{Delays, Projection};
+use crate::synapses::{Receptors, SynapseKind, BLOCK};
+
+/// A population of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PopulationId(pub usize);
+/// A spike generator of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct GeneratorId(pub usize);
+/// A projection of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ProjectionId(pub usize);
+/// An injected current of the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct CurrentId(pub usize);
+/// A monitor of the network (ids are shared by all kinds of monitor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct MonitorId(pub usize);
+
+/// A receptor: population and index within it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReceptorId {
+    /// The population.
+    pub population: PopulationId,
+    /// Index of the receptor in the population (order added).
+    pub index: usize,
+}
+
+/// Where spikes come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// A population of neurons.
+    Population(PopulationId),
+    /// A spike generator.
+    Generator(GeneratorId),
+}
+
+impl From<PopulationId> for Source {
+    fn from(id: PopulationId) -> Self {
+        Source::Population(id)
+    }
+}
+
+impl From<GeneratorId> for Source {
+    fn from(id: GeneratorId) -> Self {
+        Source::Generator(id)
+    }
+}
+
+/// A parameter change, applied from the next step run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// New rates (Hz) of a Poisson generator.
+    PoissonRates {
+        /// The generator.
+        generator: GeneratorId,
+        /// Rate(s) in Hz.
+        rates: Param,
+    },
+    /// New weight scale of a projection (weights are multiplied by it at delivery).
+    WeightScale {
+        /// The projection.
+        projection: ProjectionId,
+        /// The factor.
+        scale: f64,
+    },
+    /// New constant amplitude (A) of an injected current, replacing its remaining schedule.
+    CurrentAmplitude {
+        /// The current.
+        current: CurrentId,
+        /// Amperes.
+        amps: f64,
+    },
+}
+
+/// A population: a neuron model, its receptors and its external current.
+#[derive(Debug, Clone)]
+pub struct Population {
+    name: String,
+    model: Neuron,
+    receptors: Receptors,
+    i_ext: PerNeuron,
+    block_spikes: Vec<Vec<u32>>,
+}
+
+impl Population {
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// Number of neurons.
+    pub fn len(&self) -> usize {
+        self.model.len()
+    }
+    /// Whether it has no neurons.
+    pub fn is_empty(&self) -> bool {
+        self.model.is_empty()
+    }
+    /// Its neuron model.
+    pub fn model(&self) -> &Neuron {
+        &self.model
+    }
+    /// Its receptors.
+    pub fn receptors(&self) -> &Receptors {
+        &self.receptors
+    }
+    /// Names of every state variable: the model's, then the receptors'.
+    pub fn state_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .model
+            .state_names()
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        names.extend(self.receptors.state_names());
+        names
+    }
+    fn var(&self, name: &str) -> Result<VarRef> {
+        if let Some(i) = self.model.var_index(name) {
+            return Ok(VarRef::Model(i));
+        }
+        if let Some(row) = self.receptors.row_of(name) {
+            return Ok(VarRef::Receptor(row));
+        }
+        Err(SimError::UnknownVariable {
+            owner: format!("population {:?} ({})", self.name, self.model.kind()),
+            name: name.to_string(),
+            available: self.state_names(),
+        })
+    }
+    #[inline]
+    fn read(&self, var: VarRef, j: usize) -> f64 {
+        match var {
+            VarRef::Model(i) => self.model.state(i)[j],
+            VarRef::Receptor(row) => self.receptors.get(row, j),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Wiring {
+    source: Source,
+    target: PopulationId,
+    projection: Projection,
+}
+
+/// A spiking network advanced in chunks of steps.
+#[derive(Debug, Clone)]
+pub struct Network {
+    dt: f64,
+    step: u64,
+    prepared: bool,
+    populations: Vec<Population>,
+    pop_spikes: Vec<Vec<u32>>,
+    generators: Vec<Generator>,
+    gen_spikes: Vec<Vec<u32>>,
+    wiring: Vec<Wiring>,
+    currents: Vec<CurrentInput>,
+    monitors: Vec<Monitor>,
+    events: u64,
+    dirty_currents: Vec<bool>,
+}
+
+impl Network {
+    /// An empty network with time step `dt` (s).
+    pub fn new(dt: f64) -> Result<Self> {
+        crate::error::positive("dt", dt)?;
+        Ok(Network {
+            dt,
+            step: 0,
+            prepared: false,
+            populations: Vec::new(),
+            pop_spikes: Vec::new(),
+            generators: Vec::new(),
+            gen_spikes: Vec::new(),
+            wiring: Vec::new(),
+            currents: Vec::new(),
+            monitors: Vec::new(),
+            events: 0,
+            dirty_currents: Vec::new(),
+        })
+    }
+
+    /// Time step (s).
+    pub fn dt(&self) -> f64 {
+        self.dt
+    }
+
+    /// Steps run so far (the next step to run).
+    pub fn step(&self) -> u64 {
+        self.step
+    }
+
+    /// Biological time reached (s).
+    pub fn time(&self) -> f64 {
+        self.step as f64 * self.dt
+    }
+
+    /// Synaptic events delivered since the start.
+    pub fn synaptic_events(&self) -> u64 {
+        self.events
+    }
+
+    // ---------------------------------------------------------------- building
+
+    /// Adds a population (names must be unique).
+    pub fn add_population(&mut self, name: &str, model: Neuron) -> Result<PopulationId> {
+        if self.populations.iter().any(|p| p.name == name) {
+            return Err(SimError::invalid(
+                format!("population {name:?}"),
+                "a population of this name already exists",
+            ));
+        }
+        let n = model.len();
+        self.populations.push(Population {
+            name: name.to_string(),
+            receptors: Receptors::new(n),
+            model,
+            i_ext: PerNeuron::Uniform(0.0),
+            block_spikes: vec![Vec::new(); n.div_ceil(BLOCK)],
+        });
+        self.pop_spikes.push(Vec::new());
+        self.dirty_currents.push(true);
+        self.prepared = false;
+        Ok(PopulationId(self.populations.len() - 1))
+    }
+
+    /// Id of the population called `name`.
+    pub fn population_id(&self, name: &str) -> Option<PopulationId> {
+        self.populations
+            .iter()
+            .position(|p| p.name == name)
+            .map(PopulationId)
+    }
+
+    /// Adds a receptor (synaptic input channel) to a population.
+    pub fn add_receptor(
+        &mut self,
+        population: PopulationId,
+        name: &str,
+        kind: SynapseKind,
+    ) -> Result<ReceptorId> {
+        let pop = self.pop_mut(population)?;
+        pop.model.accepts(&kind)?;
+        let index = pop.receptors.add(name, kind)?;
+        self.prepared = false;
+        Ok(ReceptorId { population, index })
+    }
+
+    /// Id of receptor `name` of a population.
+    pub fn receptor_id(&self, population: PopulationId, name: &str) -> Result<ReceptorId> {
+        let pop = self.pop(population)?;
+        pop.receptors
+            .find(name)
+            .map(|index| ReceptorId { population, index })
+            .ok_or_else(|| {
+                SimError::invalid(
+                    format!("receptor {name:?}"),
+                    format!("population {:?} has no such receptor", pop.name),
+                )
+            })
+    }
+
+    /// Adds `n` Poisson spike trains at `rates` (Hz).
+    pub fn add_poisson(&mut self, n: usize, rates: &Param, seed: u64) -> Result<GeneratorId> {
+        self.add_generator(Generator::Poisson(PoissonGroup::new(n, rates, seed)?))
+    }
+
+    /// Adds `n` outputs spiking at given steps (`neurons[k]` at `steps[k]`).
+    pub fn add_spike_times(
+        &mut self,
+        n: usize,
+        neurons: &[u32],
+        steps: &[u64],
+    ) -> Result<GeneratorId> {
+        self.add_generator(Generator::SpikeTimes(SpikeTimes::new(n, neurons, steps)?))
+    }
+
+    fn add_generator(&mut self, generator: Generator) -> Result<GeneratorId> {
+        self.generators.push(generator);
+        self.gen_spikes.push(Vec::new());
+        self.prepared = false;
+        Ok(GeneratorId(self.generators.len() - 1))
+    }
+
+    /// Connects `source` to receptor `target` by `rule`. Self-connections are only excluded
+    /// (unless `options.allow_self`) when source and target are the same population.
+    /// `weights` and `delays` are scalars or per synapse (see [`Projection::new`]).
+    pub fn connect(
+        &mut self,
+        source: Source,
+        target: ReceptorId,
+        rule: &Rule,
+        options: ConnectOptions,
+        weights: &Param,
+        delays: &Delays,
+    ) -> Result<ProjectionId> {
+        let n_pre = self.source_len(source)?;
+        let n_post = self.pop(target.population)?.len();
+        let same = source == Source::Population(target.population);
+        let options = ConnectOptions {
+            allow_self: options.allow_self || !same,
+            ..options
+        };
+        let conn = Connectivity::generate(rule, n_pre, n_post, options)?;
+        self.connect_with(source, target, conn, weights, delays)
+    }
+
+    /// Connects with a prebuilt [`Connectivity`].
+    pub fn connect_with(
+        &mut self,
+        source: Source,
+        target: ReceptorId,
+        conn: Connectivity,
+        weights: &Param,
+        delays: &Delays,
+    ) -> Result<ProjectionId> {
+        let n_pre = self.source_len(source)?;
+        let pop = self.pop(target.population)?;
+        if target.index >= pop.receptors.list().len() {
+            return Err(SimError::index(
+                format!("receptor of population {:?}", pop.name),
+                target.index,
+                pop.receptors.list().len(),
+            ));
+        }
+        if conn.n_pre() != n_pre || conn.n_post() != pop.len() {
+            return Err(SimError::invalid(
+                "connectivity",
+                format!(
+                    "is {}x{} but the source has {} and the target {} neurons",
+                    conn.n_pre(),
+                    conn.n_post(),
+                    n_pre,
+                    pop.len()
+                ),
+            ));
+        }
+        let projection = Projection::new(conn, target.index, weights, delays)?;
+        self.wiring.push(Wiring {
+            source,
+            target: target.population,
+            projection,
+        });
+        Ok(ProjectionId(self.wiring.len() - 1))
+    }
+
+    /// Makes a projection plastic (pair-based STDP). The target must spike.
+    pub fn enable_stdp(&mut self, projection: ProjectionId, params: StdpParams) -> Result<()> {
+        let dt = self.dt;
+        let target = self.wire(projection)?.target;
+        if !self.pop(target)?.model.is_spiking() {
+            return Err(SimError::Unsupported(
+                "STDP onto a population that does not spike".into(),
+            ));
+        }
+        self.wire_mut(projection)?
+            .projection
+            .enable_stdp(params, dt)
+    }
+
+    /// Injects a current following `schedule` (`(first step, amperes)`, ascending; 0 A before
+    /// the first entry) into `neurons` of a population (all if `None`).
+    pub fn add_current(
+        &mut self,
+        population: PopulationId,
+        neurons: Option<Vec<u32>>,
+        schedule: Vec<(u64, f64)>,
+    ) -> Result<CurrentId> {
+        let n = self.pop(population)?.len();
+        if let Some(ns) = &neurons {
+            if let Some(&j) = ns.iter().find(|&&j| j as usize >= n) {
+                return Err(SimError::index("current target neuron", j as usize, n));
+            }
+        }
+        self.currents
+            .push(CurrentInput::new(population.0, neurons, schedule)?);
+        self.dirty_currents[population.0] = true;
+        Ok(CurrentId(self.currents.len() - 1))
+    }
+
+    /// Records the spikes of `source` (all outputs, or only `neurons`).
+    pub fn add_spike_monitor(
+        &mut self,
+        source: Source,
+        neurons: Option<&[u32]>,
+    ) -> Result<MonitorId> {
+        let n = self.source_len(source)?;
+        let mask = match neurons {
+            None => None,
+            Some(list) => {
+                let mut mask = vec![false; n];
+                for &j in list {
+                    *mask
+                        .get_mut(j as usize)
+                        .ok_or_else(|| SimError::index("monitored neuron", j as usize, n))? = true;
+                }
+                Some(mask)
+            }
+        };
+        let id = MonitorId(self.monitors.len());
+        self.monitors.push(Monitor::Spikes(SpikeMonitor {
+            source,
+            mask,
+            data: SpikeData {
+                monitor: id,
+                ..Default::default()
+            },
+        }));
+        Ok(id)
+    }
+
+    /// Samples state variable `variable` of `neurons` of a population every `every` steps.
+    pub fn add_state_monitor(
+        &mut self,
+        population: PopulationId,
+        variable: &str,
+        neurons: &[u32],
+        every: u64,
+    ) -> Result<MonitorId> {
+        let pop = self.pop(population)?;
+        let var = pop.var(variable)?;
+        if every == 0 {
+            return Err(SimError::invalid(
+                "state monitor every",
+                "must be >= 1 step",
+            ));
+        }
+        if let Some(&j) = neurons.iter().find(|&&j| j as usize >= pop.len()) {
+            return Err(SimError::index("monitored neuron", j as usize, pop.len()));
+        }
+        let id = MonitorId(self.monitors.len());
+        self.monitors.push(Monitor::State(StateMonitor {
+            population,
+            var,
+            every,
+            data: StateData {
+                monitor: id,
+                variable: variable.to_string(),
+                neurons: neurons.to_vec(),
+                ..Default::default()
+            },
+        }));
+        Ok(id)
+    }
+
+    /// Records the population rate of `source` in bins of `bin` steps.
+    pub fn add_rate_monitor(&mut self, source: Source, bin: u64) -> Result<MonitorId> {
+        let n = self.source_len(source)?;
+        if bin == 0 {
+            return Err(SimError::invalid("rate monitor bin", "must be >= 1 step"));
+        }
+        let id = MonitorId(self.monitors.len());
+        self.monitors.push(Monitor::Rate(RateMonitor {
+            source,
+            n,
+            bin,
+            dt: self.dt,
+            count: 0,
+            filled: 0,
+            bin_start: 0,
+            data: RateData {
+                monitor: id,
+                ..Default::default()
+            },
+        }));
+        Ok(id)
+    }
+
+    // ---------------------------------------------------------------- access
+
+    /// A population.
+    pub fn population(&self, id: PopulationId) -> Result<&Population> {
+        self.pop(id)
+    }
+
+    /// Number of populations.
+    pub fn n_populations(&self) -> usize {
+        self.populations.len()
+    }
+
+    /// A projection.
+    pub fn projection(&self, id: ProjectionId) -> Result<&Projection> {
+        Ok(&self.wire(id)?.projection)
+    }
+
+    /// Replaces the weights of a projection (engine synapse order).
+    pub fn set_weights(&mut self, id: ProjectionId, weights: &[f64]) -> Result<()> {
+        self.wire_mut(id)?.projection.set_weights(weights)
+    }
+
+    /// A generator.
+    pub fn generator(&self, id: GeneratorId) -> Result<&Generator> {
+        self.generators.get(id.0).ok_or(SimError::UnknownId {
+            kind: "generator",
+            id: id.0,
+        })
+    }
+
+    /// Values of state variable `name` of a population, one per neuron.
+    pub fn state(&self, population: PopulationId, name: &str) -> Result<Vec<f64>> {
+        let pop = self.pop(population)?;
+        Ok(match pop.var(name)? {
+            VarRef::Model(i) => pop.model.state(i).to_vec(),
+            VarRef::Receptor(row) => pop.receptors.gather(row),
+        })
+    }
+
+    /// Sets state variable `name` of a population (scalar or one value per neuron).
+    pub fn set_state(
+        &mut self,
+        population: PopulationId,
+        name: &str,
+        values: &Param,
+    ) -> Result<()> {
+        let pop = self.pop_mut(population)?;
+        let var = pop.var(name)?;
+        let n = pop.len();
+        let values = values.resolve(name, n, crate::error::finite)?.to_vec(n);
+        match var {
+            VarRef::Model(i) => pop.model.state_mut(i).copy_from_slice(&values),
+            VarRef::Receptor(row) => pop.receptors.scatter(row, &values),
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- changes
+
+    /// Applies a parameter change (from the next step run).
+    pub fn apply(&mut self, change: Change) -> Result<()> {
+        match change {
+            Change::PoissonRates { generator, rates } => match self.generators.get_mut(generator.0)
+            {
+                Some(Generator::Poisson(g)) => g.set_rates(&rates),
+                Some(_) => Err(SimError::Unsupported(format!(
+                    "generator {} is not a Poisson generator",
+                    generator.0
+                ))),
+                None => Err(SimError::UnknownId {
+                    kind: "generator",
+                    id: generator.0,
+                }),
+            },
+            Change::WeightScale { projection, scale } => {
+                self.wire_mut(projection)?.projection.set_scale(scale)
+            }
+            Change::CurrentAmplitude { current, amps } => {
+                let step = self.step;
+                let c = self
+                    .currents
+                    .get_mut(current.0)
+                    .ok_or(SimError::UnknownId {
+                        kind: "current",
+                        id: current.0,
+                    })?;
+                c.set_amplitude(step, amps)
+            }
+        }
+    }
+
+    /// Shorthand for [`Change::PoissonRates`].
+    pub fn set_poisson_rates(&mut self, generator: GeneratorId, rates: &Param) -> Result<()> {
+        self.apply(Change::PoissonRates {
+            generator,
+            rates: rates.clone(),
+        })
+    }
+
+    /// Shorthand for [`Change::WeightScale`].
+    pub fn set_weight_scale(&mut self, projection: ProjectionId, scale: f64) -> Result<()> {
+        self.apply(Change::WeightScale { projection, scale })
+    }
+
+    /// Shorthand for [`Change::CurrentAmplitude`].
+    pub fn set_current_amplitude(&mut self, current: CurrentId, amps: f64) -> Result<()> {
+        self.apply(Change::CurrentAmplitude { current, amps })
+    }
+
+    // ---------------------------------------------------------------- running
+
+    /// Precomputes propagators; done by [`Network::run`] when needed, callable to surface
+    /// errors (e.g. a Poisson rate above 1/dt) before running.
+    pub fn prepare(&mut self) -> Result<()> {
+        if self.prepared {
+            return Ok(());
+        }
+        let dt = self.dt;
+        for pop in &mut self.populations {
+            pop.receptors.prepare(dt);
+            pop.model.prepare(dt, &pop.receptors)?;
+        }
+        for g in &mut self.generators {
+            g.prepare(dt)?;
+        }
+        self.prepared = true;
+        Ok(())
+    }
+
+    /// Advances `steps` steps and returns what the monitors recorded during them. Runs on the
+    /// current rayon pool (install a pool to choose the thread count; results do not depend on it).
+    pub fn run(&mut self, steps: u64) -> Result<ChunkOutput> {
+        self.prepare()?;
+        let start = self.step;
+        let events_before = self.events;
+        let parallel = self.populations.iter().any(|p| p.len() > BLOCK);
+        if parallel {
+            // Run the loop on a pool thread, so the per-step parallel sections fork cheaply.
+            rayon::scope(|_| {
+                for _ in 0..steps {
+                    self.step_once();
+                }
+            });
+        } else {
+            for _ in 0..steps {
+                self.step_once();
+            }
+        }
+        Ok(self.drain(start, self.events - events_before))
+    }
+
+    fn step_once(&mut self) {
+        let t = self.step;
+        // 1. currents and state sampling
+        for c in &mut self.currents {
+            if c.advance(t) {
+                self.dirty_currents[c.population] = true;
+            }
+        }
+        for p in 0..self.populations.len() {
+            if self.dirty_currents[p] {
+                self.recompute_current(p);
+                self.dirty_currents[p] = false;
+            }
+        }
+        for m in &mut self.monitors {
+            if let Monitor::State(sm) = m {
+                if t % sm.every == 0 {
+                    let pop = &self.populations[sm.population.0];
+                    sm.data.steps.push(t);
+                    for &j in &sm.data.neurons {
+                        sm.data.values.push(pop.read(sm.var, j as usize));
+                    }
+                }
+            }
+        }
+        // 2. state update + threshold; generators
+        for (pop, out) in self.populations.iter_mut().zip(&mut self.pop_spikes) {
+            for b in &mut pop.block_spikes {
+                b.clear();
+            }
+            pop.model
+                .update(t, &mut pop.receptors, &pop.i_ext, &mut pop.block_spikes);
+            out.clear();
+            for b in &pop.block_spikes {
+                out.extend_from_slice(b);
+            }
+        }
+        for (g, out) in self.generators.iter_mut().zip(&mut self.gen_spikes) {
+            out.clear();
+            g.emit(t, out);
+        }
+        // 3. synaptic propagation
+        for w in &mut self.wiring {
+            let spikes = match w.source {
+                Source::Population(p) => &self.pop_spikes[p.0],
+                Source::Generator(g) => &self.gen_spikes[g.0],
+            };
+            w.projection.push(t, spikes);
+            let target = &mut self.populations[w.target.0];
+            self.events +=
+                w.projection
+                    .deliver(t, &mut target.receptors, target.model.state_mut(0));
+        }
+        for w in &mut self.wiring {
+            if w.projection.is_plastic() {
+                w.projection.post_spikes(t, &self.pop_spikes[w.target.0]);
+            }
+        }
+        // 4. reset
+        for (pop, spikes) in self.populations.iter_mut().zip(&self.pop_spikes) {
+            if !spikes.is_empty() {
+                pop.model.reset(spikes);
+            }
+        }
+        // 5. spike and rate monitors
+        for m in &mut self.monitors {
+            match m {
+                Monitor::Spikes(sm) => {
+                    let spikes = match sm.source {
+                        Source::Population(p) => &self.pop_spikes[p.0],
+                        Source::Generator(g) => &self.gen_spikes[g.0],
+                    };
+                    sm.record(t, spikes);
+                }
+                Monitor::Rate(rm) => {
+                    let n = match rm.source {
+                        Source::Population(p) => self.pop_spikes[p.0].len(),
+                        Source::Generator(g) => self.gen_spikes[g.0].len(),
+                    };
+                    rm.record(t, n);
+                }
+                Monitor::State(_) => {}
+            }
+        }
+        self.step += 1;
+    }
+
+    fn recompute_current(&mut self, p: usize) {
+        let n = self.populations[p].len();
+        let inputs: Vec<&CurrentInput> =
+            self.currents.iter().filter(|c| c.population == p).collect();
+        let i_ext = if inputs.iter().all(|c| c.neurons.is_none()) {
+            PerNeuron::Uniform(inputs.iter().map(|c| c.value()).sum())
+        } else {
+            let mut values = vec![0.0; n];
+            for c in inputs {
+                match &c.neurons {
+                    None => values.iter_mut().for_each(|x| *x += c.value()),
+                    Some(ns) => ns.iter().for_each(|&j| values[j as usize] += c.value()),
+                }
+            }
+            PerNeuron::from_values(values)
+        };
+        self.populations[p].i_ext = i_ext;
+    }
+
+    fn drain(&mut self, start: u64, events: u64) -> ChunkOutput {
+        let mut out = ChunkOutput {
+            start_step: start,
+            end_step: self.step,
+            synaptic_events: events,
+            ..Default::default()
+        };
+        for m in &mut self.monitors {
+            match m {
+                Monitor::Spikes(sm) => {
+                    let id = sm.data.monitor;
+                    out.spikes.push(std::mem::replace(
+                        &mut sm.data,
+                        SpikeData {
+                            monitor: id,
+                            ..Default::default()
+                        },
+                    ));
+                }
+                Monitor::State(sm) => {
+                    let fresh = StateData {
+                        monitor: sm.data.monitor,
+                        variable: sm.data.variable.clone(),
+                        neurons: sm.data.neurons.clone(),
+                        ..Default::default()
+                    };
+                    out.states.push(std::mem::replace(&mut sm.data, fresh));
+                }
+                Monitor::Rate(rm) => {
+                    let id = rm.data.monitor;
+                    out.rates.push(std::mem::replace(
+                        &mut rm.data,
+                        RateData {
+                            monitor: id,
+                            ..Default::default()
+                        },
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    fn pop(&self, id: PopulationId) -> Result<&Population> {
+        self.populations.get(id.0).ok_or(SimError::UnknownId {
+            kind: "population",
+            id: id.0,
+        })
+    }
+
+    fn pop_mut(&mut self, id: PopulationId) -> Result<&mut Population> {
+        self.populations.get_mut(id.0).ok_or(SimError::UnknownId {
+            kind: "population",
+            id: id.0,
+        })
+    }
+
+    fn wire(&self, id: ProjectionId) -> Result<&Wiring> {
+        self.wiring.get(id.0).ok_or(SimError::UnknownId {
+            kind: "projection",
+            id: id.0,
+        })
+    }
+
+    fn wire_mut(&mut self, id: ProjectionId) -> Result<&mut Wiring> {
+        self.wiring.get_mut(id.0).ok_or(SimError::UnknownId {
+            kind: "projection",
+            id: id.0,
+        })
+    }
+
+    /// Number of outputs of a spike source.
+    pub fn source_len(&self, source: Source) -> Result<usize> {
+        match source {
+            Source::Population(p) => {
+                let pop = self.pop(p)?;
+                if !pop.model.is_spiking() {
+                    return Err(SimError::Unsupported(format!(
+                        "population {:?} ({}) does not spike and cannot be a spike source",
+                        pop.name,
+                        pop.model.kind()
+                    )));
+                }
+                Ok(pop.len())
+            }
+            Source::Generator(g) => Ok(self.generator(g)?.len()),
+        }
+    }
+
+    /// Source and target of a projection.
+    pub fn projection_ends(&self, id: ProjectionId) -> Result<(Source, PopulationId)> {
+        let w = self.wire(id)?;
+        Ok((w.source, w.target))
+    }
+}

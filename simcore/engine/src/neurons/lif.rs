@@ -1,0 +1,517 @@
+//! Current-based leaky integrate-and-fire neuron with exact integration.
+//!
+//! `tau_m dv/dt = (E_L - v) + R_m (I_syn + I_ext)`, spike when `v > V_th` (and not refractory),
+//! then `v <- V_reset`. Between spikes the membrane equation is linear with piecewise-constant
+//! `I_ext` and exponential/alpha synaptic currents, so each step applies its exact propagator:
+//! `v <- c0 + (sum_k c_k x_k + e_m v) + R_m (1 - e_m) I_ext` with `e_m = exp(-dt/tau_m)` and
+//! `c0 = E_L - E_L e_m` (the same expressions, in the same order, as Brian2's `exact` method,
+//! so a Brian2 model with `method='exact'` is reproduced bit for bit until the first
+//! difference in a transcendental function).
+//!
+//! Brian2's CUBA model (`dv/dt = (ge + gi - (v - El))/taum` with `ge`, `gi` in volts) is this
+//! model with `R_m = 1 ohm` and exponential-current receptors whose weights are the voltages.
+
+use crate::error::{finite, non_negative, positive, Result};
+use crate::neurons::{
+    check_n, for_each_block, unsupported, BlockView, NeuronModel, RefSteps, TILE,
+};
+use crate::params::{Param, PerNeuron};
+use crate::synapses::{current_propagator, Receptors, SynapseKind, BLOCK};
+
+/// Parameters of [`Lif`] (scalars or one value per neuron).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LifParams {
+    /// Membrane time constant (s).
+    pub tau_m: Param,
+    /// Resting (leak reversal) potential (V).
+    pub e_l: Param,
+    /// Reset potential (V).
+    pub v_reset: Param,
+    /// Threshold (V): spike when `v > v_threshold`.
+    pub v_threshold: Param,
+    /// Membrane resistance (ohm).
+    pub r_m: Param,
+    /// Refractory period (s).
+    pub t_ref: Param,
+}
+
+impl Default for LifParams {
+    fn default() -> Self {
+        LifParams {
+            tau_m: 10e-3.into(),
+            e_l: (-70e-3).into(),
+            v_reset: (-70e-3).into(),
+            v_threshold: (-50e-3).into(),
+            r_m: 100e6.into(),
+            t_ref: 2e-3.into(),
+        }
+    }
+}
+
+/// Exact one-step propagator of a leaky membrane driven by current kernels; shared by [`Lif`]
+/// and the leaky integrator.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Exact {
+    /// Uniform coefficients and at most two exponential receptors: one fused loop.
+    fast: Option<Fast>,
+    e_m: Option<PerNeuron>,
+    c0: Option<PerNeuron>,
+    r_i: Option<PerNeuron>,
+    terms: Vec<Term>,
+}
+
+#[derive(Debug, Clone)]
+struct Fast {
+    e_m: f64,
+    c0: f64,
+    r_i: f64,
+    /// (row, coefficient, decay) of each exponential receptor, rows ascending.
+    terms: Vec<(usize, f64, f64)>,
+}
+
+#[derive(Debug, Clone)]
+struct Term {
+    /// Row of the value `x` in the block.
+    value_row: usize,
+    /// Row of the alpha rise `h`, if any.
+    rise_row: Option<usize>,
+    cx: PerNeuron,
+    ch: PerNeuron,
+    /// `exp(-dt/tau)` of the receptor.
+    decay: f64,
+    /// `dt/tau` of the receptor (alpha rise).
+    rise: f64,
+}
+
+impl Exact {
+    pub(crate) fn new(
+        tau_m: &PerNeuron,
+        e_l: &PerNeuron,
+        r_m: &PerNeuron,
+        dt: f64,
+        receptors: &Receptors,
+    ) -> Self {
+        let e_m = tau_m.map(|tau| (-dt / tau).exp());
+        let c0 = combine(e_l, &e_m, |el, em| el - el * em);
+        let r_i = combine(r_m, &e_m, |r, em| r * (1.0 - em));
+        let mut terms = Vec::new();
+        for r in receptors.list() {
+            let n_states = r.kind.n_states();
+            if n_states == 0 {
+                continue;
+            }
+            let (cx, ch) = match tau_m {
+                PerNeuron::Uniform(tm) => {
+                    let (cx, ch) = current_propagator(&r.kind, *tm, dt);
+                    (PerNeuron::Uniform(cx), PerNeuron::Uniform(ch))
+                }
+                PerNeuron::Each(tms) => {
+                    let pairs: Vec<(f64, f64)> = tms
+                        .iter()
+                        .map(|&tm| current_propagator(&r.kind, tm, dt))
+                        .collect();
+                    (
+                        PerNeuron::from_values(pairs.iter().map(|p| p.0).collect()),
+                        PerNeuron::from_values(pairs.iter().map(|p| p.1).collect()),
+                    )
+                }
+            };
+            // fold in R_m (exactly x when R_m == 1)
+            let cx = combine(r_m, &cx, |r, c| r * c);
+            let ch = combine(r_m, &ch, |r, c| r * c);
+            let (value_row, rise_row) = if n_states == 2 {
+                (r.row + 1, Some(r.row))
+            } else {
+                (r.row, None)
+            };
+            terms.push(Term {
+                value_row,
+                rise_row,
+                cx,
+                ch,
+                decay: r.decay,
+                rise: r.rise,
+            });
+        }
+        let fast = match (&e_m, &c0, &r_i) {
+            (PerNeuron::Uniform(em), PerNeuron::Uniform(c0), PerNeuron::Uniform(ri))
+                if terms.len() <= 2
+                    && terms
+                        .iter()
+                        .all(|t| t.rise_row.is_none() && t.cx.uniform().is_some()) =>
+            {
+                let terms: Vec<(usize, f64, f64)> = terms
+                    .iter()
+                    .map(|t| (t.value_row, t.cx.uniform().unwrap_or(0.0), t.decay))
+                    .collect();
+                Some(Fast {
+                    e_m: *em,
+                    c0: *c0,
+                    r_i: *ri,
+                    terms,
+                })
+            }
+            _ => None,
+        };
+        Exact {
+            fast,
+            e_m: Some(e_m),
+            c0: Some(c0),
+            r_i: Some(r_i),
+            terms,
+        }
+    }
+
+    /// The fused loop of the common case; returns whether some `v` ended above `v_th`.
+    #[inline]
+    fn fast_tile(
+        fast: &Fast,
+        lo: usize,
+        hi: usize,
+        v: &mut [f64],
+        rec: &mut [f64],
+        i_ext: f64,
+        v_th: f64,
+    ) -> bool {
+        let (em, c0, extra) = (fast.e_m, fast.c0, fast.r_i * i_ext);
+        let v = &mut v[lo..hi];
+        let mut any = false;
+        // Same expressions, in the same order, as the general path (and Brian2).
+        match fast.terms.as_slice() {
+            [] => {
+                for v in v.iter_mut() {
+                    let next = c0 + (0.0 + em * *v) + extra;
+                    *v = next;
+                    any |= next > v_th;
+                }
+            }
+            [(r, c, d)] => {
+                let (c, d) = (*c, *d);
+                let xs = &mut rec[r * BLOCK + lo..r * BLOCK + hi];
+                for (v, x) in v.iter_mut().zip(xs.iter_mut()) {
+                    let s = c * *x;
+                    *x *= d;
+                    let next = c0 + (s + em * *v) + extra;
+                    *v = next;
+                    any |= next > v_th;
+                }
+            }
+            [(r1, c1, d1), (r2, c2, d2)] => {
+                let (c1, d1, c2, d2) = (*c1, *d1, *c2, *d2);
+                let (head, tail) = rec.split_at_mut(r2 * BLOCK);
+                let xs = &mut head[r1 * BLOCK + lo..r1 * BLOCK + hi];
+                let ys = &mut tail[lo..hi];
+                for ((v, x), y) in v.iter_mut().zip(xs.iter_mut()).zip(ys.iter_mut()) {
+                    let s = c1 * *x + c2 * *y;
+                    *x *= d1;
+                    *y *= d2;
+                    let next = c0 + (s + em * *v) + extra;
+                    *v = next;
+                    any |= next > v_th;
+                }
+            }
+            _ => return true,
+        }
+        any
+    }
+
+    /// Advances local neurons `range` of a block by one step, receptors included (every
+    /// receptor of a current-based model is a term here). Refractoriness is the caller's.
+    #[inline]
+    /// Returns false only when no neuron can have crossed `v_th` (uniform threshold; pass
+    /// `f64::INFINITY` when there is none).
+    pub(crate) fn tile(
+        &self,
+        start: usize,
+        range: std::ops::Range<usize>,
+        v: &mut [f64],
+        rec: &mut [f64],
+        i_ext: &PerNeuron,
+        v_th: f64,
+    ) -> bool {
+        let (lo, hi) = (range.start, range.end);
+        if let (Some(fast), PerNeuron::Uniform(i)) = (&self.fast, i_ext) {
+            return Self::fast_tile(fast, lo, hi, v, rec, *i, v_th);
+        }
+        let (Some(e_m), Some(c0), Some(r_i)) = (&self.e_m, &self.c0, &self.r_i) else {
+            return false;
+        };
+        let m = hi - lo;
+        let mut scratch = [0.0f64; TILE];
+        let syn = &mut scratch[..m];
+        let j0 = start + lo;
+        for t in &self.terms {
+            // contribution of the start-of-step value, then the exact decay, in one pass
+            let (d, k) = (t.decay, t.rise);
+            match t.rise_row {
+                None => {
+                    let xs = &mut rec[t.value_row * BLOCK + lo..t.value_row * BLOCK + hi];
+                    match &t.cx {
+                        PerNeuron::Uniform(c) => {
+                            let c = *c;
+                            for (o, x) in syn.iter_mut().zip(xs.iter_mut()) {
+                                *o += c * *x;
+                                *x *= d;
+                            }
+                        }
+                        PerNeuron::Each(cs) => {
+                            for ((o, x), &c) in
+                                syn.iter_mut().zip(xs.iter_mut()).zip(&cs[j0..j0 + m])
+                            {
+                                *o += c * *x;
+                                *x *= d;
+                            }
+                        }
+                    }
+                }
+                Some(h_row) => {
+                    // rows are adjacent: h at h_row, x at h_row + 1
+                    let (hs, xs) = rec[h_row * BLOCK..(h_row + 2) * BLOCK].split_at_mut(BLOCK);
+                    for (l, (h, x)) in hs[lo..hi].iter_mut().zip(&mut xs[lo..hi]).enumerate() {
+                        let j = j0 + l;
+                        syn[l] += t.cx.get(j) * *x;
+                        syn[l] += t.ch.get(j) * *h;
+                        *x = (*x + *h * k) * d;
+                        *h *= d;
+                    }
+                }
+            }
+        }
+        let v = &mut v[lo..hi];
+        match (e_m, c0, r_i, i_ext) {
+            (
+                PerNeuron::Uniform(em),
+                PerNeuron::Uniform(c0),
+                PerNeuron::Uniform(ri),
+                PerNeuron::Uniform(i),
+            ) => {
+                // Brian2's expression: c0 + ((c_e ge + c_i gi) + e_m v); the external-current
+                // term is exactly 0 when there is none.
+                let (em, c0, extra) = (*em, *c0, ri * i);
+                for (v, &s) in v.iter_mut().zip(syn.iter()) {
+                    *v = c0 + (s + em * *v) + extra;
+                }
+            }
+            _ => {
+                for (l, (v, &s)) in v.iter_mut().zip(syn.iter()).enumerate() {
+                    let j = j0 + l;
+                    *v = c0.get(j) + (s + e_m.get(j) * *v) + r_i.get(j) * i_ext.get(j);
+                }
+            }
+        }
+        true
+    }
+}
+
+fn each_len(a: &PerNeuron, b: &PerNeuron) -> usize {
+    match (a, b) {
+        (PerNeuron::Each(x), _) | (_, PerNeuron::Each(x)) => x.len(),
+        _ => 1,
+    }
+}
+
+pub(crate) fn combine(a: &PerNeuron, b: &PerNeuron, f: impl Fn(f64, f64) -> f64) -> PerNeuron {
+    match (a, b) {
+        (PerNeuron::Uniform(x), PerNeuron::Uniform(y)) => PerNeuron::Uniform(f(*x, *y)),
+        _ => PerNeuron::from_values((0..each_len(a, b)).map(|j| f(a.get(j), b.get(j))).collect()),
+    }
+}
+
+/// A population of current-based LIF neurons. State: `v` (V).
+#[derive(Debug, Clone)]
+pub struct Lif {
+    n: usize,
+    tau_m: PerNeuron,
+    e_l: PerNeuron,
+    v_reset: PerNeuron,
+    v_threshold: PerNeuron,
+    r_m: PerNeuron,
+    t_ref: PerNeuron,
+    v: Vec<f64>,
+    /// Step of each neuron's last spike (`NEVER` before the first).
+    last_spike: Vec<i64>,
+    /// Per block: the refractory neurons, whose `v` is held.
+    held: Vec<Vec<Held>>,
+    ref_steps: RefSteps,
+    exact: Exact,
+}
+
+/// A refractory neuron of a block: local index, spike step, and `v` to hold.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    local: u32,
+    spike: i64,
+    v: f64,
+}
+
+const NEVER: i64 = i64::MIN / 2;
+
+impl Lif {
+    /// `n` neurons with `params`; `v` starts at `e_l`.
+    pub fn new(n: usize, params: &LifParams) -> Result<Self> {
+        check_n("lif", n)?;
+        let tau_m = params.tau_m.resolve("lif.tau_m", n, positive)?;
+        let e_l = params.e_l.resolve("lif.e_l", n, finite)?;
+        let v_reset = params.v_reset.resolve("lif.v_reset", n, finite)?;
+        let v_threshold = params.v_threshold.resolve("lif.v_threshold", n, finite)?;
+        let r_m = params.r_m.resolve("lif.r_m", n, positive)?;
+        let t_ref = params.t_ref.resolve("lif.t_ref", n, non_negative)?;
+        Ok(Lif {
+            n,
+            v: e_l.to_vec(n),
+            tau_m,
+            e_l,
+            v_reset,
+            v_threshold,
+            r_m,
+            t_ref,
+            last_spike: vec![NEVER; n],
+            held: vec![Vec::new(); n.div_ceil(BLOCK)],
+            ref_steps: RefSteps::Uniform(0),
+            exact: Exact::default(),
+        })
+    }
+}
+
+impl NeuronModel for Lif {
+    fn kind(&self) -> &'static str {
+        "lif"
+    }
+    fn len(&self) -> usize {
+        self.n
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        &["v"]
+    }
+    fn state(&self, _var: usize) -> &[f64] {
+        &self.v
+    }
+    fn state_mut(&mut self, _var: usize) -> &mut [f64] {
+        &mut self.v
+    }
+    fn accepts(&self, kind: &SynapseKind) -> Result<()> {
+        if kind.is_conductance() {
+            return Err(unsupported(
+                "lif",
+                kind,
+                " (current-based): use lif_cond for conductance synapses",
+            ));
+        }
+        Ok(())
+    }
+    fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()> {
+        for r in receptors.list() {
+            self.accepts(&r.kind)?;
+        }
+        self.ref_steps = RefSteps::new(&self.t_ref, dt);
+        self.exact = Exact::new(&self.tau_m, &self.e_l, &self.r_m, dt, receptors);
+        Ok(())
+    }
+    fn update(
+        &mut self,
+        step: u64,
+        receptors: &mut Receptors,
+        i_ext: &PerNeuron,
+        spikes: &mut [Vec<u32>],
+    ) {
+        let (exact, v_th, ref_steps) = (&self.exact, &self.v_threshold, &self.ref_steps);
+        let now = step as i64;
+        // Refractory neurons are few: instead of a per-neuron test inside the update (which
+        // would stop it from vectorising), every neuron is advanced and the refractory ones get
+        // their held `v` back afterwards. They cannot spike: a crossing is only accepted when
+        // `now - last_spike >= refractory_steps` (Brian2's rule).
+        let work = |b: BlockView<'_, i64, Vec<Held>>| {
+            let BlockView {
+                start,
+                vars: [v, ..],
+                aux: last,
+                extra,
+                rec,
+                spikes,
+                ..
+            } = b;
+            let Some(held) = extra else { return };
+            match ref_steps {
+                // entries are in spike order: the released ones are a prefix
+                RefSteps::Uniform(r) => {
+                    let r = *r as i64;
+                    let released = held.partition_point(|h| now - h.spike >= r);
+                    held.drain(..released);
+                    for h in held.iter_mut() {
+                        h.v = v[h.local as usize];
+                    }
+                }
+                RefSteps::Each(_) => held.retain_mut(|h| {
+                    let still = now - h.spike < ref_steps.get(start + h.local as usize) as i64;
+                    if still {
+                        h.v = v[h.local as usize];
+                    }
+                    still
+                }),
+            }
+            let len = v.len();
+            for lo in (0..len).step_by(TILE) {
+                let hi = (lo + TILE).min(len);
+                let uniform_th = v_th.uniform().unwrap_or(f64::NEG_INFINITY);
+                if !exact.tile(start, lo..hi, v, rec, i_ext, uniform_th) {
+                    continue;
+                }
+                let mut accept = |l: usize| {
+                    let j = start + l;
+                    if now - last[l] >= ref_steps.get(j) as i64 {
+                        spikes.push(j as u32);
+                        last[l] = now;
+                    }
+                };
+                match v_th {
+                    PerNeuron::Uniform(vt) => {
+                        let vt = *vt;
+                        for (c, chunk) in v[lo..hi].chunks(16).enumerate() {
+                            if chunk.iter().fold(false, |any, &x| any | (x > vt)) {
+                                for (k, &x) in chunk.iter().enumerate() {
+                                    if x > vt {
+                                        accept(lo + c * 16 + k);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    PerNeuron::Each(vts) => {
+                        for l in lo..hi {
+                            if v[l] > vts[start + l] {
+                                accept(l);
+                            }
+                        }
+                    }
+                }
+            }
+            for h in held.iter() {
+                v[h.local as usize] = h.v;
+            }
+            for &j in spikes.iter() {
+                if ref_steps.get(j as usize) >= 2 {
+                    held.push(Held {
+                        local: (j as usize - start) as u32,
+                        spike: now,
+                        v: 0.0,
+                    });
+                }
+            }
+        };
+        for_each_block(
+            self.n,
+            [&mut self.v, &mut [], &mut [], &mut []],
+            &mut self.last_spike,
+            &mut self.held,
+            receptors,
+            spikes,
+            &work,
+        );
+    }
+    fn reset(&mut self, spikes: &[u32]) {
+        for &j in spikes {
+            let j = j as usize;
+            self.v[j] = self.v_reset.get(j);
+        }
+    }
+}

@@ -1,0 +1,357 @@
+//! Neuron models: one trait ([`NeuronModel`]), one enum ([`Neuron`]), one file per model.
+//!
+//! All models work in SI units (seconds, volts, amperes, siemens, farads, ohms) on `f64`
+//! state held as structure-of-arrays. `f64` rather than `f32`: the engine's results must agree
+//! with Brian2 (which computes in double precision) spike for spike until the first
+//! floating-point divergence, and SI magnitudes (1e-10 A next to 1e-2 V) leave `f32` only ~7
+//! significant digits for sums of many small inputs. The state of a 400,000-neuron population
+//! is a few MiB either way; what bounds speed is memory traffic per step, which blocks and
+//! tiles below keep in cache.
+//!
+//! Time step order (Brian2's schedule): every population runs its *state update and threshold*
+//! ([`NeuronModel::update`]), then every projection propagates spikes, then every population
+//! runs its *reset* ([`NeuronModel::reset`]).
+//!
+//! Refractoriness follows Brian2: a neuron that spiked at step `s` is refractory at step `n`
+//! while `n - s < refractory_steps`, with `refractory_steps = timestep(t_ref, dt)`; while
+//! refractory its membrane potential is held and it cannot spike, but its synaptic and
+//! adaptation variables evolve. Synaptic inputs (including delta jumps) still arrive.
+//!
+//! Populations update in blocks of [`BLOCK`] neurons, in parallel with rayon when there is more
+//! than one; each block lists its own spikes and the lists are joined in block order, so the
+//! result does not depend on the number of threads.
+
+pub mod adex;
+pub mod izhikevich;
+pub mod leaky_integrator;
+pub mod lif;
+pub mod lif_cond;
+
+use crate::error::{Result, SimError};
+use crate::params::{timestep, PerNeuron};
+use crate::synapses::{Receptors, SynapseKind, BLOCK};
+
+pub use adex::{AdEx, AdExParams};
+pub use izhikevich::{Izhikevich, IzhikevichParams};
+pub use leaky_integrator::{LeakyIntegrator, LeakyIntegratorParams};
+pub use lif::{Lif, LifParams};
+pub use lif_cond::{LifCond, LifCondParams};
+
+/// Neurons per tile inside a block: the scratch arrays of one tile stay in L1.
+pub(crate) const TILE: usize = 256;
+
+/// What every neuron model provides. State variable 0 is always the membrane potential `v`.
+pub trait NeuronModel: Send + Sync {
+    /// The model's name (`"lif"`, `"adex"`, ...).
+    fn kind(&self) -> &'static str;
+    /// Number of neurons.
+    fn len(&self) -> usize;
+    /// Whether the population is empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Whether the model emits spikes.
+    fn is_spiking(&self) -> bool {
+        true
+    }
+    /// Names of the state variables (index = position); `v` first.
+    fn state_names(&self) -> &'static [&'static str];
+    /// State variable `var`, one value per neuron.
+    fn state(&self, var: usize) -> &[f64];
+    /// State variable `var`, mutable.
+    fn state_mut(&mut self, var: usize) -> &mut [f64];
+    /// Whether a receptor of this kind can drive the model.
+    fn accepts(&self, kind: &SynapseKind) -> Result<()>;
+    /// Precomputes propagators for time step `dt` and the given receptors.
+    fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()>;
+    /// State update and threshold for step `step`: advances `v`, the model's other variables and
+    /// the receptors; pushes spiking neurons into `spikes[block]` (cleared by the caller).
+    /// `i_ext` is the external current (A).
+    fn update(
+        &mut self,
+        step: u64,
+        receptors: &mut Receptors,
+        i_ext: &PerNeuron,
+        spikes: &mut [Vec<u32>],
+    );
+    /// Reset of the neurons that spiked this step.
+    fn reset(&mut self, spikes: &[u32]);
+}
+
+/// The neuron model family.
+#[derive(Debug, Clone)]
+pub enum Neuron {
+    /// Current-based leaky integrate-and-fire, exact integration.
+    Lif(Lif),
+    /// Conductance-based leaky integrate-and-fire.
+    LifCond(LifCond),
+    /// Adaptive exponential integrate-and-fire.
+    AdEx(AdEx),
+    /// Izhikevich (2003).
+    Izhikevich(Izhikevich),
+    /// Non-spiking leaky integrator (readouts).
+    LeakyIntegrator(LeakyIntegrator),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $m:ident => $e:expr) => {
+        match $self {
+            Neuron::Lif($m) => $e,
+            Neuron::LifCond($m) => $e,
+            Neuron::AdEx($m) => $e,
+            Neuron::Izhikevich($m) => $e,
+            Neuron::LeakyIntegrator($m) => $e,
+        }
+    };
+}
+
+impl NeuronModel for Neuron {
+    fn kind(&self) -> &'static str {
+        dispatch!(self, m => m.kind())
+    }
+    fn len(&self) -> usize {
+        dispatch!(self, m => m.len())
+    }
+    fn is_spiking(&self) -> bool {
+        dispatch!(self, m => m.is_spiking())
+    }
+    fn state_names(&self) -> &'static [&'static str] {
+        dispatch!(self, m => m.state_names())
+    }
+    fn state(&self, var: usize) -> &[f64] {
+        dispatch!(self, m => m.state(var))
+    }
+    fn state_mut(&mut self, var: usize) -> &mut [f64] {
+        dispatch!(self, m => m.state_mut(var))
+    }
+    fn accepts(&self, kind: &SynapseKind) -> Result<()> {
+        dispatch!(self, m => m.accepts(kind))
+    }
+    fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()> {
+        dispatch!(self, m => m.prepare(dt, receptors))
+    }
+    fn update(
+        &mut self,
+        step: u64,
+        receptors: &mut Receptors,
+        i_ext: &PerNeuron,
+        spikes: &mut [Vec<u32>],
+    ) {
+        dispatch!(self, m => m.update(step, receptors, i_ext, spikes))
+    }
+    fn reset(&mut self, spikes: &[u32]) {
+        dispatch!(self, m => m.reset(spikes))
+    }
+}
+
+impl Neuron {
+    /// Index of state variable `name`.
+    pub fn var_index(&self, name: &str) -> Option<usize> {
+        self.state_names().iter().position(|&n| n == name)
+    }
+}
+
+/// Refractory steps per neuron (Brian2's `timestep(t_ref, dt)`).
+#[derive(Debug, Clone)]
+pub(crate) enum RefSteps {
+    Uniform(u32),
+    Each(Box<[u32]>),
+}
+
+impl RefSteps {
+    pub(crate) fn new(t_ref: &PerNeuron, dt: f64) -> Self {
+        let steps = |t: f64| timestep(t, dt).min(u32::MAX as u64) as u32;
+        match t_ref {
+            PerNeuron::Uniform(t) => RefSteps::Uniform(steps(*t)),
+            PerNeuron::Each(ts) => RefSteps::Each(ts.iter().map(|&t| steps(t)).collect()),
+        }
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, j: usize) -> u32 {
+        match self {
+            RefSteps::Uniform(s) => *s,
+            RefSteps::Each(s) => s[j],
+        }
+    }
+}
+
+/// Counts down a refractory counter for one step: returns `true` when the neuron is free
+/// (`n - s >= refractory_steps`, Brian2's rule; the counter was set to `refractory_steps` at
+/// the spike of step `s`).
+#[inline(always)]
+pub(crate) fn tick(counter: &mut u32) -> bool {
+    let c = counter.saturating_sub(1);
+    *counter = c;
+    c == 0
+}
+
+/// Runs `work` over every block of a population, in parallel (rayon `join`, halving the range
+/// of blocks) when there is more than one. `vars` are the model's per-neuron variables (up to
+/// four, each of length `n`; pass empty slices for the rest), `aux` one more per-neuron array
+/// of any type (refractory counters, last spike steps; may be empty), and `extra` one value
+/// per block (block-local lists; may be empty). Splitting is by block index only, so what each
+/// block computes does not depend on the number of threads, and nothing is allocated.
+pub(crate) fn for_each_block<A: Send, E: Send, F>(
+    n: usize,
+    vars: [&mut [f64]; 4],
+    aux: &mut [A],
+    extra: &mut [E],
+    receptors: &mut Receptors,
+    spikes: &mut [Vec<u32>],
+    work: &F,
+) where
+    F: Fn(BlockView<'_, A, E>) + Sync,
+{
+    let (list, data, block_len) = receptors.blocks_mut();
+    let n_blocks = n.div_ceil(BLOCK);
+    if n_blocks == 0 {
+        return;
+    }
+    let span = Span {
+        first: 0,
+        n_blocks,
+        n,
+        vars,
+        aux,
+        extra,
+        rec: data,
+        spikes,
+    };
+    recurse(span, block_len, list, work);
+}
+
+struct Span<'a, A, E> {
+    first: usize,
+    n_blocks: usize,
+    n: usize,
+    vars: [&'a mut [f64]; 4],
+    aux: &'a mut [A],
+    extra: &'a mut [E],
+    rec: &'a mut [f64],
+    spikes: &'a mut [Vec<u32>],
+}
+
+/// Splits at `at`, leaving an empty slice empty on both sides.
+fn split<T>(slice: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
+    if slice.is_empty() {
+        (&mut [], &mut [])
+    } else {
+        slice.split_at_mut(at)
+    }
+}
+
+fn recurse<A: Send, E: Send, F>(
+    span: Span<'_, A, E>,
+    block_len: usize,
+    list: &[crate::synapses::Receptor],
+    work: &F,
+) where
+    F: Fn(BlockView<'_, A, E>) + Sync,
+{
+    if span.n_blocks == 1 {
+        let Span {
+            first,
+            vars,
+            aux,
+            extra,
+            rec,
+            spikes,
+            ..
+        } = span;
+        if let Some(out) = spikes.first_mut() {
+            work(BlockView {
+                start: first * BLOCK,
+                vars,
+                aux,
+                extra: extra.first_mut(),
+                receptors: list,
+                rec,
+                spikes: out,
+            });
+        }
+        return;
+    }
+    let half = span.n_blocks / 2;
+    let at = half * BLOCK;
+    let Span {
+        first,
+        n_blocks,
+        n,
+        vars,
+        aux,
+        extra,
+        rec,
+        spikes,
+    } = span;
+    let [a, b, c, d] = vars;
+    let (a0, a1) = split(a, at);
+    let (b0, b1) = split(b, at);
+    let (c0, c1) = split(c, at);
+    let (d0, d1) = split(d, at);
+    let (x0, x1) = split(aux, at);
+    let (e0, e1) = split(extra, half);
+    let (r0, r1) = rec.split_at_mut(half * block_len);
+    let (s0, s1) = spikes.split_at_mut(half);
+    let left = Span {
+        first,
+        n_blocks: half,
+        n: at,
+        vars: [a0, b0, c0, d0],
+        aux: x0,
+        extra: e0,
+        rec: r0,
+        spikes: s0,
+    };
+    let right = Span {
+        first: first + half,
+        n_blocks: n_blocks - half,
+        n: n - at,
+        vars: [a1, b1, c1, d1],
+        aux: x1,
+        extra: e1,
+        rec: r1,
+        spikes: s1,
+    };
+    rayon::join(
+        || recurse(left, block_len, list, work),
+        || recurse(right, block_len, list, work),
+    );
+}
+
+/// One block's share of a population's state, handed to the model's block update.
+pub(crate) struct BlockView<'a, A = u32, E = ()> {
+    /// Global index of the block's first neuron.
+    pub start: usize,
+    /// Model variables (as many as the model passed), block slices.
+    pub vars: [&'a mut [f64]; 4],
+    /// The block's share of the per-neuron auxiliary array (refractory counters).
+    pub aux: &'a mut [A],
+    /// The block's own value of `extra`, if any was passed.
+    pub extra: Option<&'a mut E>,
+    /// The population's receptors.
+    pub receptors: &'a [crate::synapses::Receptor],
+    /// The block's receptor state (`BLOCK` per row).
+    pub rec: &'a mut [f64],
+    /// Where the block's spikes go.
+    pub spikes: &'a mut Vec<u32>,
+}
+
+/// The error for a receptor a model cannot take.
+pub(crate) fn unsupported(model: &str, kind: &SynapseKind, hint: &str) -> SimError {
+    SimError::Unsupported(format!(
+        "a {} receptor on a {model} population{hint}",
+        kind.name()
+    ))
+}
+
+/// Checks that an initial-state array, if given, matches the population.
+pub(crate) fn check_n(model: &str, n: usize) -> Result<()> {
+    if n > u32::MAX as usize {
+        return Err(SimError::invalid(
+            format!("{model}.n"),
+            format!("{n} neurons exceed the 2^32 limit"),
+        ));
+    }
+    Ok(())
+}

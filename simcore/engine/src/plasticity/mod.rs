@@ -1,0 +1,5 @@
+//! Synaptic plasticity rules.
+
+pub mod stdp;
+
+pub use stdp::{Bounds, Pairing, StdpParams};

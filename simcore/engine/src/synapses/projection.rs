@@ -1,0 +1,466 @@
+//! A projection: synapses from one spike source onto one receptor of one population, with
+//! per-synapse weights and integer delays, delivered through a ring buffer.
+//!
+//! Synapses are stored CSR by source and, within a source, grouped by delay: a spike of source
+//! `i` is one entry per distinct delay `d` of `i`, queued in ring slot `(t + d) mod (D + 1)`
+//! (`D` the largest delay). At every step the current slot is delivered and cleared; its
+//! buffers keep their capacity, so steady state allocates nothing. Delay 0 delivers in the
+//! step of the spike, during the synaptic-propagation phase (Brian2's semantics). Delivery
+//! walks each group's targets and weights in memory order.
+
+use crate::connectivity::Connectivity;
+use crate::error::{Result, SimError};
+use crate::params::Param;
+use crate::plasticity::stdp::{Stdp, StdpParams};
+use crate::synapses::{Receptors, Sink, BLOCK, LOG_BLOCK};
+
+/// Synaptic delays in whole time steps (use [`crate::params::delay_steps`] to convert seconds).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delays {
+    /// The same delay for every synapse.
+    Uniform(u32),
+    /// One delay per synapse, in the order of the connectivity's input.
+    PerSynapse(Vec<u32>),
+}
+
+/// A (source, delay) group: synapses `start..end` share the delay.
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    start: usize,
+    end: usize,
+    delay: u32,
+}
+
+/// Synapses from a spike source onto one receptor of a population.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    n_pre: usize,
+    n_post: usize,
+    pub(crate) receptor: usize,
+    targets: Vec<u32>,
+    weights: Vec<f64>,
+    /// Synapse (internal order) -> position in the input order (None = identity).
+    order: Option<Vec<usize>>,
+    group_ptr: Vec<usize>,
+    groups: Vec<Group>,
+    ring: Vec<Vec<u32>>,
+    scale: f64,
+    stdp: Option<Stdp>,
+}
+
+impl Projection {
+    /// Builds the projection. `weights` (weight unit of the target receptor: volts for delta,
+    /// amperes for currents, siemens for conductances) and `delays` (steps) are scalars or one
+    /// value per synapse in the connectivity's *input* order (CSR order for generated rules,
+    /// list order for explicit lists).
+    pub fn new(
+        conn: Connectivity,
+        receptor: usize,
+        weights: &Param,
+        delays: &Delays,
+    ) -> Result<Self> {
+        if let (None, Delays::Uniform(d)) = (conn.input_order(), delays) {
+            return Self::uniform_delay(conn, receptor, weights, *d);
+        }
+        let n_syn = conn.n_synapses();
+        let input_order = conn.input_order().map(<[usize]>::to_vec);
+        let input_index = |s: usize| input_order.as_ref().map_or(s, |o| o[s]);
+        let weight_at: Box<dyn Fn(usize) -> f64> = match weights {
+            Param::Scalar(w) => {
+                let w = *w;
+                Box::new(move |_| w)
+            }
+            Param::Array(ws) => {
+                if ws.len() != n_syn {
+                    return Err(SimError::length("weights", n_syn, ws.len()));
+                }
+                Box::new(move |s| ws[s])
+            }
+        };
+        if let Param::Array(ws) = weights {
+            if let Some((i, w)) = ws.iter().enumerate().find(|(_, w)| !w.is_finite()) {
+                return Err(SimError::invalid(
+                    format!("weights[{i}]"),
+                    format!("must be finite, got {w}"),
+                ));
+            }
+        } else if let Param::Scalar(w) = weights {
+            if !w.is_finite() {
+                return Err(SimError::invalid(
+                    "weights",
+                    format!("must be finite, got {w}"),
+                ));
+            }
+        }
+        if let Delays::PerSynapse(ds) = delays {
+            if ds.len() != n_syn {
+                return Err(SimError::length("delays", n_syn, ds.len()));
+            }
+        }
+        let delay_at = |s: usize| match delays {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(ds) => ds[s],
+        };
+        let max_delay = match delays {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(ds) => ds.iter().copied().max().unwrap_or(0),
+        };
+        if max_delay as usize > (1 << 24) {
+            return Err(SimError::invalid(
+                "delays",
+                format!("{max_delay} steps exceed the 2^24-step ring buffer limit"),
+            ));
+        }
+
+        // Sort each row by delay (stable: keeps the input order within a delay).
+        let (n_pre, n_post) = (conn.n_pre(), conn.n_post());
+        let row_ptr = conn.row_ptr().to_vec();
+        let csr_targets = conn.targets();
+        let mut targets = Vec::with_capacity(n_syn);
+        let mut ws = Vec::with_capacity(n_syn);
+        let mut order = Vec::with_capacity(n_syn);
+        let mut group_ptr = Vec::with_capacity(n_pre + 1);
+        let mut groups = Vec::with_capacity(n_pre);
+        group_ptr.push(0);
+        let mut perm: Vec<usize> = Vec::new();
+        for i in 0..n_pre {
+            let (a, b) = (row_ptr[i], row_ptr[i + 1]);
+            perm.clear();
+            perm.extend(a..b);
+            if matches!(delays, Delays::PerSynapse(_)) {
+                perm.sort_by_key(|&s| delay_at(input_index(s)));
+            }
+            for &s in &perm {
+                let input = input_index(s);
+                let d = delay_at(input);
+                let here = targets.len();
+                let extend = groups.len() > group_ptr[i]
+                    && groups
+                        .last()
+                        .is_some_and(|g: &Group| g.end == here && g.delay == d);
+                match groups.last_mut() {
+                    Some(last) if extend => last.end += 1,
+                    _ => groups.push(Group {
+                        start: here,
+                        end: here + 1,
+                        delay: d,
+                    }),
+                }
+                targets.push(csr_targets[s]);
+                ws.push(weight_at(input));
+                order.push(input);
+            }
+            group_ptr.push(groups.len());
+        }
+        let identity = order.iter().enumerate().all(|(a, &b)| a == b);
+        Ok(Projection {
+            n_pre,
+            n_post,
+            receptor,
+            targets,
+            weights: ws,
+            order: (!identity).then_some(order),
+            group_ptr,
+            groups,
+            ring: vec![Vec::new(); max_delay as usize + 1],
+            scale: 1.0,
+            stdp: None,
+        })
+    }
+
+    /// The common case: synapses already in CSR order, one delay. No sorting, no copies.
+    fn uniform_delay(
+        conn: Connectivity,
+        receptor: usize,
+        weights: &Param,
+        delay: u32,
+    ) -> Result<Self> {
+        let (n_pre, n_post) = (conn.n_pre(), conn.n_post());
+        let (row_ptr, targets, _) = conn.into_parts();
+        let n_syn = targets.len();
+        let weights = match weights {
+            Param::Scalar(w) => {
+                if !w.is_finite() {
+                    return Err(SimError::invalid(
+                        "weights",
+                        format!("must be finite, got {w}"),
+                    ));
+                }
+                vec![*w; n_syn]
+            }
+            Param::Array(ws) => {
+                if ws.len() != n_syn {
+                    return Err(SimError::length("weights", n_syn, ws.len()));
+                }
+                if let Some((i, w)) = ws.iter().enumerate().find(|(_, w)| !w.is_finite()) {
+                    return Err(SimError::invalid(
+                        format!("weights[{i}]"),
+                        format!("must be finite, got {w}"),
+                    ));
+                }
+                ws.clone()
+            }
+        };
+        if delay as usize > (1 << 24) {
+            return Err(SimError::invalid(
+                "delays",
+                format!("{delay} steps exceed the 2^24-step ring buffer limit"),
+            ));
+        }
+        let mut group_ptr = Vec::with_capacity(n_pre + 1);
+        let mut groups = Vec::with_capacity(n_pre);
+        group_ptr.push(0);
+        for i in 0..n_pre {
+            let (start, end) = (row_ptr[i], row_ptr[i + 1]);
+            if end > start {
+                groups.push(Group { start, end, delay });
+            }
+            group_ptr.push(groups.len());
+        }
+        Ok(Projection {
+            n_pre,
+            n_post,
+            receptor,
+            targets,
+            weights,
+            order: None,
+            group_ptr,
+            groups,
+            ring: vec![Vec::new(); delay as usize + 1],
+            scale: 1.0,
+            stdp: None,
+        })
+    }
+
+    /// Makes the projection plastic.
+    pub(crate) fn enable_stdp(&mut self, params: StdpParams, dt: f64) -> Result<()> {
+        let groups: Vec<(usize, usize)> = self.groups.iter().map(|g| (g.start, g.end)).collect();
+        self.stdp = Some(Stdp::new(params, dt, self.n_post, &self.targets, &groups)?);
+        Ok(())
+    }
+
+    /// Number of sources.
+    pub fn n_pre(&self) -> usize {
+        self.n_pre
+    }
+
+    /// Number of targets.
+    pub fn n_post(&self) -> usize {
+        self.n_post
+    }
+
+    /// Number of synapses.
+    pub fn n_synapses(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Largest delay (steps).
+    pub fn max_delay(&self) -> u32 {
+        (self.ring.len() - 1) as u32
+    }
+
+    /// The weight scale applied at delivery (1 by default).
+    pub fn scale(&self) -> f64 {
+        self.scale
+    }
+
+    pub(crate) fn set_scale(&mut self, scale: f64) -> Result<()> {
+        if !scale.is_finite() {
+            return Err(SimError::invalid(
+                "weight scale",
+                format!("must be finite, got {scale}"),
+            ));
+        }
+        self.scale = scale;
+        Ok(())
+    }
+
+    /// Weights in the engine's synapse order (by source, then delay; see [`Projection::synapses`]).
+    pub fn weights(&self) -> &[f64] {
+        &self.weights
+    }
+
+    /// Replaces the weights (engine synapse order).
+    pub fn set_weights(&mut self, weights: &[f64]) -> Result<()> {
+        if weights.len() != self.weights.len() {
+            return Err(SimError::length(
+                "weights",
+                self.weights.len(),
+                weights.len(),
+            ));
+        }
+        if let Some((i, w)) = weights.iter().enumerate().find(|(_, w)| !w.is_finite()) {
+            return Err(SimError::invalid(
+                format!("weights[{i}]"),
+                format!("must be finite, got {w}"),
+            ));
+        }
+        self.weights.copy_from_slice(weights);
+        Ok(())
+    }
+
+    /// The synapses in the engine's order: `(pre, post, delay in steps)`.
+    pub fn synapses(&self) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
+        let n = self.targets.len();
+        let (mut pre, mut delay) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for i in 0..self.n_pre {
+            for g in &self.groups[self.group_ptr[i]..self.group_ptr[i + 1]] {
+                pre.extend(std::iter::repeat(i as u32).take(g.end - g.start));
+                delay.extend(std::iter::repeat(g.delay).take(g.end - g.start));
+            }
+        }
+        (pre, self.targets.clone(), delay)
+    }
+
+    /// For each synapse in engine order, its position in the input order (None = identity).
+    pub fn input_order(&self) -> Option<&[usize]> {
+        self.order.as_deref()
+    }
+
+    /// Queues this step's spikes of the source (`step` is the current step).
+    pub(crate) fn push(&mut self, step: u64, spikes: &[u32]) {
+        let len = self.ring.len() as u64;
+        for &i in spikes {
+            let i = i as usize;
+            for g in self.group_ptr[i]..self.group_ptr[i + 1] {
+                let slot = ((step + self.groups[g].delay as u64) % len) as usize;
+                self.ring[slot].push(g as u32);
+            }
+        }
+    }
+
+    /// Delivers what is due at `step` into the target's receptor (or voltage).
+    pub(crate) fn deliver(&mut self, step: u64, receptors: &mut Receptors, v: &mut [f64]) -> u64 {
+        let slot = (step % self.ring.len() as u64) as usize;
+        if self.ring[slot].is_empty() {
+            return 0;
+        }
+        let due = std::mem::take(&mut self.ring[slot]);
+        let sink = receptors.sink(self.receptor);
+        let stride = receptors.block_len();
+        let mut events = 0u64;
+        for &g in &due {
+            let Group { start, end, .. } = self.groups[g as usize];
+            let targets = &self.targets[start..end];
+            let weights = &self.weights[start..end];
+            events += (end - start) as u64;
+            match sink {
+                Sink::Voltage => {
+                    let f = self.scale;
+                    for (&j, &w) in targets.iter().zip(weights) {
+                        v[j as usize] += f * w;
+                    }
+                }
+                Sink::Row { row, factor } => {
+                    let f = self.scale * factor;
+                    let base = row * BLOCK;
+                    let data = receptors.data_mut();
+                    for (&j, &w) in targets.iter().zip(weights) {
+                        let j = j as usize;
+                        data[(j >> LOG_BLOCK) * stride + base + (j & (BLOCK - 1))] += f * w;
+                    }
+                }
+            }
+            if let Some(stdp) = &mut self.stdp {
+                stdp.on_pre(
+                    g as usize,
+                    start,
+                    end,
+                    step,
+                    &self.targets,
+                    &mut self.weights,
+                );
+            }
+        }
+        let mut due = due;
+        due.clear();
+        self.ring[slot] = due;
+        events
+    }
+
+    /// Post-synaptic spikes of this step (STDP only).
+    pub(crate) fn post_spikes(&mut self, step: u64, spikes: &[u32]) {
+        if let Some(stdp) = &mut self.stdp {
+            for &j in spikes {
+                stdp.on_post(j as usize, step, &mut self.weights);
+            }
+        }
+    }
+
+    /// Whether the projection is plastic.
+    pub fn is_plastic(&self) -> bool {
+        self.stdp.is_some()
+    }
+
+    /// The STDP parameters, if plastic.
+    pub fn stdp(&self) -> Option<&StdpParams> {
+        self.stdp.as_ref().map(|s| &s.params)
+    }
+
+    /// Bytes held by the synapse tables (for memory reports).
+    pub fn memory_bytes(&self) -> usize {
+        self.targets.capacity() * 4
+            + self.weights.capacity() * 8
+            + self.order.as_ref().map_or(0, |o| o.capacity() * 8)
+            + self.group_ptr.capacity() * 8
+            + self.groups.capacity() * std::mem::size_of::<Group>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectivity::Connectivity;
+    use crate::synapses::SynapseKind;
+
+    #[test]
+    fn groups_by_delay_and_delivers_after_exactly_the_delay() {
+        // source 0 -> targets 0,1,2 with delays 2,0,2 ; source 1 -> target 1 delay 1
+        let conn = Connectivity::from_lists(2, 3, &[0, 0, 0, 1], &[0, 1, 2, 1]).unwrap();
+        let mut p = Projection::new(
+            conn,
+            0,
+            &Param::Array(vec![1.0, 10.0, 100.0, 1000.0]),
+            &Delays::PerSynapse(vec![2, 0, 2, 1]),
+        )
+        .unwrap();
+        assert_eq!(p.max_delay(), 2);
+        let (pre, post, delay) = p.synapses();
+        assert_eq!(pre, vec![0, 0, 0, 1]);
+        assert_eq!(post, vec![1, 0, 2, 1]);
+        assert_eq!(delay, vec![0, 2, 2, 1]);
+        assert_eq!(p.input_order(), Some(&[1, 0, 2, 3][..]));
+        assert_eq!(p.weights(), &[10.0, 1.0, 100.0, 1000.0]);
+        let mut rec = Receptors::new(3);
+        rec.add("I", SynapseKind::ExpCurrent { tau: 1e-3 }).unwrap();
+        let mut v = vec![0.0; 3];
+        p.push(5, &[0, 1]);
+        assert_eq!(p.deliver(5, &mut rec, &mut v), 1);
+        assert_eq!(rec.gather(0), vec![0.0, 10.0, 0.0]);
+        assert_eq!(p.deliver(6, &mut rec, &mut v), 1);
+        assert_eq!(rec.gather(0), vec![0.0, 1010.0, 0.0]);
+        assert_eq!(p.deliver(7, &mut rec, &mut v), 2);
+        assert_eq!(rec.gather(0), vec![1.0, 1010.0, 100.0]);
+        assert_eq!(p.deliver(8, &mut rec, &mut v), 0);
+    }
+
+    #[test]
+    fn rejects_bad_lengths() {
+        let conn = Connectivity::from_lists(2, 2, &[0, 1], &[1, 0]).unwrap();
+        assert!(Projection::new(
+            conn.clone(),
+            0,
+            &Param::Array(vec![1.0]),
+            &Delays::Uniform(0)
+        )
+        .is_err());
+        assert!(Projection::new(
+            conn.clone(),
+            0,
+            &Param::Scalar(1.0),
+            &Delays::PerSynapse(vec![1])
+        )
+        .is_err());
+        assert!(Projection::new(conn, 0, &Param::Scalar(f64::NAN), &Delays::Uniform(0)).is_err());
+    }
+}
