@@ -15,6 +15,9 @@ from litestar.types import ControllerRouterHandler
 from server import __version__
 from server.config import Settings
 from server.connections import Connections
+from server.domain.documents.controller import DocumentController
+from server.domain.documents.rooms import open_rooms
+from server.domain.documents.socket import document_socket
 from server.domain.health import health
 from server.domain.models.controller import ModelController
 
@@ -29,14 +32,21 @@ def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Li
     @asynccontextmanager
     async def connections(app: Litestar) -> AsyncIterator[None]:
         app.state.connections = await Connections.open(settings, embedded)
+        app.state.rooms = open_rooms(settings, app.state.connections.objects)
         log.info("serving", url=f"http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
+            await app.state.rooms.close()
             await app.state.connections.close()
             log.info("stopped")
 
-    handlers: list[ControllerRouterHandler] = [health, ModelController]
+    handlers: list[ControllerRouterHandler] = [
+        health,
+        ModelController,
+        DocumentController,
+        document_socket,
+    ]
     handlers.append(_web_app(settings))
     return Litestar(
         route_handlers=handlers,

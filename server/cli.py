@@ -247,6 +247,8 @@ def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket
             lifespan="on",
             timeout_graceful_shutdown=10,
             proxy_headers=True,
+            # The document socket's message limit, enforced before a message is buffered.
+            ws_max_size=settings.doc_max_update_bytes,
         )
     )
     server.run(sockets=[listener])

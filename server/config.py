@@ -50,6 +50,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     embedded services are alive (and restarts one that died)."""
     max_request_bytes: int = 64 * 1024 * 1024
     """``SPIKEX_MAX_REQUEST_BYTES``: the largest HTTP request body accepted."""
+    doc_max_update_bytes: int = 2 * 1024 * 1024
+    """``SPIKEX_DOC_MAX_UPDATE_BYTES``: the largest message (an update, say) a document peer
+    may send; a larger one closes its connection with 1009 before anything is applied."""
+    doc_max_bytes: int = 50 * 1024 * 1024
+    """``SPIKEX_DOC_MAX_BYTES``: the largest a model document may grow (stored size)."""
+    doc_send_queue_bytes: int = 4 * 1024 * 1024
+    """``SPIKEX_DOC_SEND_QUEUE_BYTES``: what may wait to be sent to one document peer; a peer
+    further behind is disconnected (it reconnects and resyncs)."""
+    doc_compact_bytes: int = 1024 * 1024
+    """``SPIKEX_DOC_COMPACT_BYTES``: fold a document's update log into a snapshot once it
+    holds this many bytes..."""
+    doc_compact_updates: int = 1000
+    """``SPIKEX_DOC_COMPACT_UPDATES``: ... or this many updates..."""
+    doc_compact_idle_s: float = 30.0
+    """``SPIKEX_DOC_COMPACT_IDLE_S``: ... or after this long without a change."""
+    doc_unload_idle_s: float = 60.0
+    """``SPIKEX_DOC_UNLOAD_IDLE_S``: unload a document nobody has had open for this long."""
+    doc_close_timeout_s: float = 5.0
+    """``SPIKEX_DOC_CLOSE_TIMEOUT_S``: how long closing a document connection waits on a
+    peer that does not read."""
     log_level: str = "info"
     """``SPIKEX_LOG_LEVEL``: debug, info, warning or error."""
     log_format: LogFormat = "console"
@@ -81,6 +101,14 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_HEALTH_TIMEOUT_S": "health_timeout_s",
     "SPIKEX_SERVICE_CHECK_INTERVAL_S": "service_check_interval_s",
     "SPIKEX_MAX_REQUEST_BYTES": "max_request_bytes",
+    "SPIKEX_DOC_MAX_UPDATE_BYTES": "doc_max_update_bytes",
+    "SPIKEX_DOC_MAX_BYTES": "doc_max_bytes",
+    "SPIKEX_DOC_SEND_QUEUE_BYTES": "doc_send_queue_bytes",
+    "SPIKEX_DOC_COMPACT_BYTES": "doc_compact_bytes",
+    "SPIKEX_DOC_COMPACT_UPDATES": "doc_compact_updates",
+    "SPIKEX_DOC_COMPACT_IDLE_S": "doc_compact_idle_s",
+    "SPIKEX_DOC_UNLOAD_IDLE_S": "doc_unload_idle_s",
+    "SPIKEX_DOC_CLOSE_TIMEOUT_S": "doc_close_timeout_s",
     "SPIKEX_LOG_LEVEL": "log_level",
     "SPIKEX_LOG_FORMAT": "log_format",
     "SPIKEX_WEB_DIST": "web_dist",
@@ -118,6 +146,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "health_timeout_s",
         "service_check_interval_s",
         "max_request_bytes",
+        "doc_max_update_bytes",
+        "doc_max_bytes",
+        "doc_send_queue_bytes",
+        "doc_compact_bytes",
+        "doc_compact_updates",
+        "doc_compact_idle_s",
+        "doc_unload_idle_s",
+        "doc_close_timeout_s",
     ):
         if getattr(settings, field) <= 0:
             raise SettingsError(f"{_FIELD_TO_VARIABLE[field]} must be positive")

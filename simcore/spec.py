@@ -42,6 +42,12 @@ UNITS: dict[str, tuple[str, float]] = {
     "GOhm": ("resistance", 1e9),
     "Hz": ("frequency", 1.0),
     "kHz": ("frequency", 1e3),
+    "1/s": ("frequency", 1.0),
+    "1/ms": ("frequency", 1e3),
+    "V/s": ("voltage_rate", 1.0),
+    "mV/ms": ("voltage_rate", 1.0),
+    "1/(V*s)": ("inverse_voltage_time", 1.0),
+    "1/(mV*ms)": ("inverse_voltage_time", 1e6),
     "1": ("dimensionless", 1.0),
 }
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
+from server.config import load_settings
+from server.connections import Connections
 from server.embedded import EmbeddedPostgres, EmbeddedS3, EmbeddedService, EmbeddedValkey
 from tests.servers import ServerProcess
 
@@ -79,3 +81,22 @@ def server(
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
+
+
+@pytest.fixture
+async def connections(
+    server: ServerProcess,  # its start-up applied the migrations
+    services_environment: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+) -> AsyncIterator[Connections]:
+    """This process's own connections to the shared services (tables bound to them)."""
+    for variable, value in services_environment.items():
+        monkeypatch.setenv(variable, value)  # obstore reads the AWS_* variables itself
+    opened = await Connections.open(
+        load_settings({**services_environment, "SPIKEX_DATA_DIR": str(data_dir)})
+    )
+    try:
+        yield opened
+    finally:
+        await opened.close()

@@ -49,6 +49,8 @@ def test_empty_values_count_as_unset() -> None:
         ("SPIKEX_PORT", "70000"),
         ("SPIKEX_CONNECT_TIMEOUT_S", "-1"),
         ("SPIKEX_LOG_FORMAT", "xml"),
+        ("SPIKEX_DOC_MAX_UPDATE_BYTES", "0"),
+        ("SPIKEX_DOC_COMPACT_IDLE_S", "soon"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable: str, value: str) -> None:

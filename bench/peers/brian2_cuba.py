@@ -3,7 +3,7 @@
 Runs in Brian2's own environment (made by ``bench/cuba.py`` in the cache dir), never in the
 project's: Brian2 2.9 needs NumPy < 2.4. Prints one JSON object with its figures; ``--save`` also
 writes the connectivity, initial state and spike trains (the stored reference that
-``tests/test_cuba_reference.py`` checks simcore against).
+``tests/test_simcore_cuba.py`` checks simcore against).
 
     BRIAN2_PYTHON bench/peers/brian2_cuba.py --n 4000 --mode runtime \
         --save tests/data/brian2_cuba.npz

@@ -4,10 +4,10 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from server.db.tables import Model, User
+from server.db.tables import DocumentSnapshot, DocumentUpdate, Model, User
 
 APP_CONFIG = AppConfig(
     app_name="spikex",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
-    table_classes=[User, Model],
+    table_classes=[User, Model, DocumentUpdate, DocumentSnapshot],
 )

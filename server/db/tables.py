@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import UUID, BigSerial, Bytea, ForeignKey, OnDelete, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -27,3 +27,22 @@ class Model(Table, tablename="models"):
     owner = ForeignKey(User, null=True, on_delete=OnDelete.set_null, index=True)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class DocumentUpdate(Table, tablename="document_updates"):
+    """One Yjs update of a model's document, exactly as Yjs encoded it: the log that follows
+    the document's snapshot, appended before the update is sent to anyone."""
+
+    id = BigSerial(primary_key=True)
+    model = ForeignKey(Model, null=False, on_delete=OnDelete.cascade, index=True)
+    data = Bytea()
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class DocumentSnapshot(Table, tablename="document_snapshots"):
+    """Where a model's compacted document state is (an object in object storage)."""
+
+    id = UUID(primary_key=True)
+    model = ForeignKey(Model, null=False, on_delete=OnDelete.cascade, unique=True)
+    object_key = Varchar(length=300)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -6,7 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get, post
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Parameter
 
 from server.domain.models import service
@@ -19,7 +19,11 @@ class ModelController(Controller):
 
     @post("/", summary="Create a model")
     async def create(self, data: ModelCreate) -> ModelRead:
-        return await service.create_model(data)
+        """A new model; with a ``template``, its document starts as that template."""
+        try:
+            return await service.create_model(data)
+        except service.KindMismatch as error:
+            raise ValidationException(str(error)) from None
 
     @get("/", summary="List models, newest first")
     async def list(

@@ -6,7 +6,9 @@ from uuid import UUID
 
 import msgspec
 
+from collab.templates import TEMPLATES, empty
 from server.db.tables import Model
+from server.domain.documents.store import create_document
 from server.domain.models.schemas import ModelCreate, ModelRead
 
 
@@ -15,13 +17,27 @@ class ModelNotFound(LookupError):
         super().__init__(f"no model with id {model_id}")
 
 
+class KindMismatch(ValueError):
+    """A template was asked for with a kind that is not the template's."""
+
+
 def _read(row: dict[str, object]) -> ModelRead:
     return msgspec.convert(row, ModelRead)
 
 
 async def create_model(data: ModelCreate, owner: UUID | None = None) -> ModelRead:
-    row = Model(name=data.name.strip(), kind=data.kind, owner=owner)
-    await row.save()
+    """The model's row and its document (from the template), both or neither."""
+    name = data.name.strip()
+    kind = "snn" if data.kind is msgspec.UNSET else data.kind
+    spec = TEMPLATES[data.template](name) if data.template else empty(name, kind)
+    if data.kind is not msgspec.UNSET and data.kind != spec.kind:
+        raise KindMismatch(
+            f"the {data.template} template makes an {spec.kind} model, not an {data.kind} one"
+        )
+    async with Model._meta.db.transaction():
+        row = Model(name=name, kind=spec.kind, owner=owner)
+        await row.save()
+        await create_document(row.id, spec)
     return await get_model(row.id)
 
 

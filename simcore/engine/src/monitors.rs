@@ -64,6 +64,28 @@ pub struct ChunkOutput {
     pub synaptic_events: u64,
 }
 
+impl ChunkOutput {
+    /// Appends the chunk that directly follows this one (`next.start_step == self.end_step`,
+    /// same monitors), so several runs read as one: records are concatenated per monitor.
+    pub fn append(&mut self, next: ChunkOutput) {
+        debug_assert_eq!(next.start_step, self.end_step);
+        self.end_step = next.end_step;
+        self.synaptic_events += next.synaptic_events;
+        for (mine, theirs) in self.spikes.iter_mut().zip(next.spikes) {
+            mine.neurons.extend_from_slice(&theirs.neurons);
+            mine.steps.extend_from_slice(&theirs.steps);
+        }
+        for (mine, theirs) in self.states.iter_mut().zip(next.states) {
+            mine.steps.extend_from_slice(&theirs.steps);
+            mine.values.extend_from_slice(&theirs.values);
+        }
+        for (mine, theirs) in self.rates.iter_mut().zip(next.rates) {
+            mine.steps.extend_from_slice(&theirs.steps);
+            mine.rates.extend_from_slice(&theirs.rates);
+        }
+    }
+}
+
 /// Where a state variable lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum VarRef {

@@ -54,6 +54,27 @@ fn chunks_return_what_was_recorded_since_the_last_chunk() {
 }
 
 #[test]
+fn appended_chunks_equal_one_long_chunk() {
+    let build = || {
+        let mut net = Network::new(1e-4).unwrap();
+        let pop = net.add_population("p", lif(10)).unwrap();
+        net.add_current(pop, None, vec![(0, 0.5e-9)]).unwrap();
+        net.add_spike_monitor(Source::Population(pop), None)
+            .unwrap();
+        net.add_state_monitor(pop, "v", &[0, 9], 7).unwrap();
+        net.add_rate_monitor(Source::Population(pop), 30).unwrap();
+        net
+    };
+    let mut once = build();
+    let whole = once.run(300).unwrap();
+    let mut pieces = build();
+    let mut joined = pieces.run(110).unwrap();
+    joined.append(pieces.run(95).unwrap());
+    joined.append(pieces.run(95).unwrap());
+    assert_eq!(joined, whole);
+}
+
+#[test]
 fn poisson_rate_and_weight_scale_change_at_the_next_chunk() {
     let mut net = Network::new(1e-4).unwrap();
     let gen = net.add_poisson(1000, &Param::Scalar(10.0), 5).unwrap();

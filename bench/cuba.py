@@ -1,0 +1,218 @@
+"""CUBA (Vogels & Abbott 2005, Brian2's examples/CUBA.py): simcore against Brian2's C++
+standalone mode, side by side, at N = 4,000 / 40,000 / 400,000 neurons.
+
+N = 4,000 connects with Brian2's p = 0.02; larger networks keep 80 inputs per neuron (simcore:
+a fixed in-degree of 64 excitatory + 16 inhibitory; Brian2: p = 80/N), weights unchanged.
+Both run 1 s of biological time at dt = 0.1 ms on the same number of threads, recording every
+spike. Simulation time and set-up time are reported apart (simcore: ``simcore.build``;
+Brian2: code generation, compilation and its own network construction). Each simulator runs
+in a child process of its own, so peak memory (max RSS) is its own.
+
+Brian2 runs in its own environment (``$SPIKEX_CACHE_DIR/brian2-env``, made here if missing):
+Brian2 2.9 needs NumPy < 2.4, which the project does not pin.
+
+    just bench cuba                                   # the full table (Brian2 takes minutes)
+    just bench cuba --sizes 4000,40000 --duration 0.2 # a quick look
+
+The last line printed is one JSON object: {"bench": "cuba", "results": [...]}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PEER = ROOT / "bench" / "peers" / "brian2_cuba.py"
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spikex"
+    return Path(os.environ.get("SPIKEX_CACHE_DIR", default))
+
+
+def brian2_python() -> Path:
+    """Brian2's own environment, created on first use."""
+    env = cache_dir() / "brian2-env"
+    python = env / "bin" / "python"
+    probe = [str(python), "-c", "import brian2"]
+    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return python
+    print(f"setting up Brian2 in {env} (once)", file=sys.stderr, flush=True)
+    uv = [sys.executable, "-m", "uv"]
+    if subprocess.run([*uv, "--version"], capture_output=True, check=False).returncode != 0:
+        uv = ["python3", "-m", "uv"]
+    subprocess.run([*uv, "venv", "--quiet", str(env)], check=True)
+    subprocess.run(
+        [*uv, "pip", "install", "--quiet", "--python", str(python), "brian2", "numpy<2.4"],
+        check=True,
+    )
+    return python
+
+
+def simcore_child(n: int, duration: float, threads: int) -> dict[str, float]:
+    """Runs in a child process: build and run CUBA in simcore, report figures as JSON."""
+    sys.path.insert(0, str(ROOT))
+    import numpy as np
+
+    import simcore
+    from tests.simcore_models import cuba, rate_and_cv
+
+    spec = cuba(n, probability=0.02, seed=1) if n <= 4000 else cuba(n, indegree=80, seed=1)
+    started = time.perf_counter()
+    simulation = simcore.build(spec, threads=threads)
+    setup = time.perf_counter() - started
+    neurons, steps = [], []
+    started = time.perf_counter()
+    for frame in simulation.run(duration, frame_every=0.1):
+        neurons.append(frame.spikes["exc_spikes"].neurons)
+        neurons.append(frame.spikes["inh_spikes"].neurons + np.uint32(n * 4 // 5))
+        steps.append(frame.spikes["exc_spikes"].steps)
+        steps.append(frame.spikes["inh_spikes"].steps)
+    run = time.perf_counter() - started
+    all_neurons, all_steps = np.concatenate(neurons), np.concatenate(steps)
+    rate, cv = rate_and_cv(n, duration, all_neurons, all_steps)
+    synapses = sum(simulation.synapses(p.id)[0].size for p in spec.projections)
+    return {
+        "setup_s": setup,
+        "run_s": run,
+        "spikes": int(all_neurons.size),
+        "rate_hz": rate,
+        "cv_isi": cv,
+        "synapses": synapses,
+        "events": simulation.synaptic_events,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def last_json(output: str) -> dict:
+    for line in reversed(output.strip().splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    raise ValueError(f"no JSON in the output:\n{output[-2000:]}")
+
+
+def run_simcore(n: int, duration: float, threads: int, timeout: float) -> dict:
+    command = [sys.executable, __file__, "--child", str(n), "--duration", str(duration)]
+    command += ["--threads", str(threads)]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=True, cwd=ROOT
+    )
+    return last_json(done.stdout)
+
+
+def run_brian2(n: int, duration: float, threads: int, timeout: float) -> dict | None:
+    """Brian2 C++ standalone on ``threads`` OpenMP threads (1: no OpenMP)."""
+    command = [str(brian2_python()), str(PEER), "--n", str(n), "--mode", "standalone"]
+    command += ["--duration-ms", str(duration * 1000), "--threads", str(threads)]
+    if n > 4000:
+        command += ["--indegree", "80"]
+    # idle OpenMP threads sleep rather than spin, so a busy machine does not punish them
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
+    try:
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=timeout, check=True, cwd=ROOT, env=env
+        )
+    except subprocess.TimeoutExpired:
+        print(f"Brian2 at N = {n} took over {timeout:.0f} s; left out", file=sys.stderr)
+        return None
+    except subprocess.CalledProcessError as error:
+        print(f"Brian2 at N = {n} failed:\n{error.stderr[-3000:]}", file=sys.stderr)
+        return None
+    figures = last_json(done.stdout)
+    figures["threads"] = threads
+    return figures
+
+
+def best_brian2(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
+    """Brian2 at its fastest over the thread counts tried (its OpenMP build can be slower
+    than its serial one on few, shared cores)."""
+    runs = [run for t in threads if (run := run_brian2(n, duration, t, timeout)) is not None]
+    return min(runs, key=lambda run: run["simulation_s"], default=None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--sizes", default="4000,40000,400000", help="comma-separated N")
+    parser.add_argument("--duration", type=float, default=1.0, help="biological seconds")
+    parser.add_argument("--threads", type=int, default=2, help="simcore threads (Brian2 also tries this many)")
+    parser.add_argument(
+        "--brian2-threads",
+        default=None,
+        help="comma-separated thread counts to try for Brian2, the fastest is kept "
+        "(default: 1 and --threads)",
+    )
+    parser.add_argument("--no-brian2", action="store_true", help="simcore alone")
+    parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
+    parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.child is not None:
+        figures = simcore_child(arguments.child, arguments.duration, arguments.threads)
+        print(json.dumps(figures))
+        return
+
+    duration, threads = arguments.duration, arguments.threads
+    sizes = [int(size) for size in arguments.sizes.split(",") if size.strip()]
+    tries = arguments.brian2_threads or f"1,{threads}"
+    brian2_threads = sorted({int(t) for t in tries.split(",") if t.strip()})
+    results = []
+    header = (
+        f"{'N':>8} {'simcore s/s':>11} {'Brian2 s/s':>10} {'ratio':>6} {'rate Hz':>8} "
+        f"{'B2 rate':>8} {'spikes':>9} {'B2 spikes':>9} {'setup s':>8} {'B2 setup':>8} "
+        f"{'MB':>6} {'B2 MB':>6} {'events/s':>10} {'B2 threads':>10}"
+    )
+    print(
+        f"CUBA, {duration:g} s biological, dt = 0.1 ms; simcore on {threads} threads, Brian2 "
+        f"C++ standalone on the fastest of {brian2_threads} threads; s/s: seconds per "
+        "simulated second",
+        flush=True,
+    )
+    print(header, flush=True)
+    for n in sizes:
+        ours = run_simcore(n, duration, threads, arguments.timeout)
+        peer = None
+        if not arguments.no_brian2:
+            peer = best_brian2(n, duration, brian2_threads, arguments.timeout)
+        simcore_s = ours["run_s"] / duration
+        brian2_s = peer["simulation_s"] / duration if peer else None
+        result = {
+            "n": n,
+            "simcore_s": round(simcore_s, 4),
+            "brian2_s": round(brian2_s, 4) if brian2_s is not None else None,
+            "ratio": round(brian2_s / simcore_s, 2) if brian2_s is not None else None,
+            "rate_hz": round(ours["rate_hz"], 3),
+            "brian2_rate_hz": round(peer["rate_hz"], 3) if peer else None,
+            "simcore_peak_mb": round(ours["peak_mb"], 1),
+            "brian2_peak_mb": round(peer["peak_mb"], 1) if peer else None,
+            "simcore_setup_s": round(ours["setup_s"], 3),
+            "brian2_setup_s": round(peer["setup_s"], 3) if peer else None,
+            "syn_events_per_s": round(ours["events"] / ours["run_s"]),
+        }
+        results.append(result)
+
+        def cell(value: object, width: int, spec: str) -> str:
+            return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
+
+        print(
+            f"{n:>8} {simcore_s:>11.3f} {cell(brian2_s, 10, '.3f')} "
+            f"{cell(result['ratio'], 6, '.1f')} {ours['rate_hz']:>8.2f} "
+            f"{cell(result['brian2_rate_hz'], 8, '.2f')} {ours['spikes']:>9} "
+            f"{cell(peer['spikes'] if peer else None, 9, '')} {ours['setup_s']:>8.2f} "
+            f"{cell(result['brian2_setup_s'], 8, '.2f')} {ours['peak_mb']:>6.0f} "
+            f"{cell(result['brian2_peak_mb'], 6, '.0f')} {result['syn_events_per_s']:>10.3g} "
+            f"{cell(peer['threads'] if peer else None, 10, '')}",
+            flush=True,
+        )
+    print(json.dumps({"bench": "cuba", "results": results}))
+
+
+if __name__ == "__main__":
+    main()

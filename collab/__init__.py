@@ -1,0 +1,1 @@
+"""Collaborative model documents: their schema, templates, rooms and storage interfaces."""

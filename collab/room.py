@@ -1,0 +1,354 @@
+"""A room: one document, the peers editing it, their awareness, and the document's storage.
+
+Every change takes one path, one at a time: apply it to the document, append the update Yjs
+made of it to the log, then send that to every peer (the sender too: it is the sender's
+acknowledgement). So a change any peer has seen is durable, and a peer that joins at any
+moment misses nothing: what came before reaches it in its sync step 2 (answered under the same
+lock), what comes after in the broadcast, which it is part of from the moment it joins.
+
+Each peer has its own bounded send queue, drained by its own task: a peer that stops reading
+holds up nobody, and is dropped once its queue is full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from pycrdt import Awareness, Doc, TransactionEvent
+
+from collab import protocol
+from collab.channel import Channel, ChannelClosed
+from collab.protocol import Close, Refused
+from collab.store import DocumentStore, Stored
+
+log = logging.getLogger(__name__)
+
+_EMPTY_UPDATE = b"\x00\x00"
+"""An update with nothing in it (pycrdt's provider sends these)."""
+
+
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """How far a room lets things grow, and when it tidies up (from the server settings)."""
+
+    max_message_bytes: int
+    """The largest message a peer may send; a larger one ends its connection (1009)."""
+    max_document_bytes: int
+    """The largest a document may grow (its stored size); beyond it, updates are refused."""
+    send_queue_bytes: int
+    """How much may wait to be sent to one peer; a peer with more waiting is too slow."""
+    compact_log_bytes: int
+    """Compact once the log after the snapshot holds this many bytes..."""
+    compact_log_updates: int
+    """... or this many updates..."""
+    compact_idle_s: float
+    """... or when the room has had no change for this long."""
+    unload_idle_s: float
+    """A room with no peers for this long is compacted and unloaded."""
+    close_timeout_s: float
+    """How long closing a connection may wait on a peer that does not read."""
+
+
+class Peer:
+    """One connection in a room: its channel, its send queue and the awareness it owns."""
+
+    def __init__(self, channel: Channel, queue_bytes: int):
+        self.channel = channel
+        self.awareness_ids: set[int] = set()
+        self.gone = asyncio.Event()
+        self.ending: tuple[Close, str] | None = None
+        """How its connection is to be closed; None when the peer left by itself."""
+        self._queue: deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._queue_limit = queue_bytes
+        self._wake = asyncio.Event()
+
+    def send(self, message: bytes) -> None:
+        """Queue ``message``; a peer too far behind is dropped instead."""
+        if self.gone.is_set():
+            return
+        # What already waits is measured, not what would: so one message larger than the
+        # whole queue (the sync of a big document) still goes out, and memory stays bounded
+        # by the limit plus one message.
+        if self._queued_bytes > self._queue_limit:
+            self.end(Close.TOO_SLOW, "fell too far behind in reading updates; reconnect")
+            return
+        self._queue.append(message)
+        self._queued_bytes += len(message)
+        self._wake.set()
+
+    def end(self, code: Close | None, reason: str = "") -> None:
+        if not self.gone.is_set():
+            self.ending = None if code is None else (code, reason)
+            self._queue.clear()
+            self.gone.set()
+
+    async def pump(self) -> None:
+        while True:
+            await self._wake.wait()
+            while self._queue:
+                message = self._queue.popleft()
+                self._queued_bytes -= len(message)
+                await self.channel.send(message)
+            self._wake.clear()
+
+
+class Room:
+    def __init__(
+        self,
+        name: str,
+        stored: Stored,
+        store: DocumentStore,
+        limits: Limits,
+        release: Callable[[Room], None],
+    ):
+        self.name = name
+        self.store = store
+        self.limits = limits
+        self.peers: set[Peer] = set()
+        self.closed = False
+        self._release = release
+        self._changes: list[bytes] = []
+        self.doc = Doc()
+        if stored.state:
+            self.doc.apply_update(stored.state)
+        self.doc.observe(self._on_change)
+        self.awareness = Awareness(self.doc)
+        self.awareness.set_local_state(None)  # the server is not one of the people here
+        self.awareness.observe(self._on_awareness)
+        self._lock = asyncio.Lock()
+        self._snapshot = stored.snapshot
+        self._log = list(stored.entries)
+        self._log_bytes = sum(size for _, size in self._log)
+        self._size = len(stored.state)
+        self._compaction: asyncio.Task[None] | None = None
+        self._compact_timer: asyncio.TimerHandle | None = None
+        self._unload_timer: asyncio.TimerHandle | None = None
+        self._wait_for_peers()
+
+    async def serve(self, channel: Channel) -> None:
+        """Keep ``channel``'s peer in sync until it leaves or is refused, then close it."""
+        peer = Peer(channel, self.limits.send_queue_bytes)
+        if self.closed:
+            peer.end(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
+        else:
+            self._join(peer)
+            tasks = [
+                asyncio.create_task(self._guard(peer, peer.pump())),
+                asyncio.create_task(self._guard(peer, self._read(peer))),
+            ]
+            try:
+                await peer.gone.wait()
+            finally:
+                for task in tasks:
+                    task.cancel()
+                self._leave(peer)
+        if peer.ending is not None:
+            code, reason = peer.ending
+            log.info("closing a connection to %s: %s (%d)", self.name, reason, code)
+            with contextlib.suppress(ChannelClosed, TimeoutError):
+                await asyncio.wait_for(channel.close(code, reason), self.limits.close_timeout_s)
+
+    async def state(self) -> bytes:
+        """The document as one update, holding only changes already in the log."""
+        async with self._lock:
+            return self.doc.get_update()
+
+    async def close(self) -> None:
+        """Drop every peer, then fold the log into a snapshot so the next load is quick."""
+        self.closed = True
+        for timer in (self._compact_timer, self._unload_timer):
+            if timer:
+                timer.cancel()
+        for peer in list(self.peers):
+            peer.end(Close.GOING_AWAY, "the server is unloading this document; reconnect")
+        if self._compaction:
+            await self._compaction
+        if self._log:
+            await self._compact()
+
+    def _join(self, peer: Peer) -> None:
+        self.peers.add(peer)
+        if self._unload_timer:
+            self._unload_timer.cancel()
+            self._unload_timer = None
+        peer.send(protocol.sync_step1(self.doc.get_state()))
+        if self.awareness.states:
+            peer.send(self._awareness_of(list(self.awareness.states)))
+
+    def _leave(self, peer: Peer) -> None:
+        self.peers.discard(peer)
+        if peer.awareness_ids:
+            self.awareness.remove_awareness_states(sorted(peer.awareness_ids), origin=None)
+        if not self.peers and not self.closed:
+            self._wait_for_peers()
+
+    async def _guard(self, peer: Peer, work: Awaitable[None]) -> None:
+        """Run one of a peer's tasks; whatever ends it ends the peer, with the reason."""
+        try:
+            await work
+        except ChannelClosed:
+            peer.end(None)
+        except Refused as refusal:
+            peer.end(refusal.code, refusal.reason)
+        except Exception:
+            log.exception("peer of %s failed", self.name)
+            peer.end(Close.INTERNAL_ERROR, "the server failed; reconnect")
+
+    async def _read(self, peer: Peer) -> None:
+        while True:
+            frame = await peer.channel.recv()
+            if isinstance(frame, str):
+                raise Refused(Close.UNSUPPORTED_DATA, "text frames are not Yjs messages")
+            if len(frame) > self.limits.max_message_bytes:
+                raise Refused(
+                    Close.TOO_BIG,
+                    f"a message of {len(frame)} bytes is over the limit of "
+                    f"{self.limits.max_message_bytes}",
+                )
+            match protocol.parse(frame):
+                case protocol.SyncStep1(state):
+                    await self._answer(peer, state)
+                case protocol.SyncStep2(update) | protocol.SyncUpdate(update):
+                    await self._update(update)
+                case protocol.AwarenessUpdate(update):
+                    self.awareness.apply_awareness_update(update, origin=peer)
+                case protocol.QueryAwareness():
+                    peer.send(self._awareness_of(list(self.awareness.states)))
+
+    async def _answer(self, peer: Peer, state: bytes) -> None:
+        # Under the lock, so the answer holds no change that is not in the log yet.
+        async with self._lock:
+            try:
+                update = self.doc.get_update(state)
+            except ValueError:
+                raise Refused(Close.INVALID_DATA, "the state vector does not decode") from None
+            peer.send(protocol.sync_step2(update))
+
+    async def _update(self, update: bytes) -> None:
+        if update == _EMPTY_UPDATE:
+            return
+        # Shielded: a peer that leaves while its change is being stored must not leave it
+        # applied here yet never logged nor sent.
+        await asyncio.shield(self._commit(update))
+
+    async def _commit(self, update: bytes) -> None:
+        async with self._lock:
+            if self.closed:
+                raise Refused(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
+            if self._size + len(update) > self.limits.max_document_bytes:
+                raise Refused(
+                    Close.TOO_BIG,
+                    f"the document would grow over its limit of "
+                    f"{self.limits.max_document_bytes} bytes",
+                )
+            change = self._apply(update)
+            if change is None:
+                return  # nothing new: an echo, or waiting for updates it depends on
+            try:
+                entry = await self.store.append(self.name, change)
+            except Exception:
+                log.exception("could not append to the log of %s", self.name)
+                self._fail()
+                return
+            self._log.append((entry, len(change)))
+            self._log_bytes += len(change)
+            self._size += len(change)
+            self._broadcast(protocol.sync_update(change))
+        self._after_change()
+
+    def _apply(self, update: bytes) -> bytes | None:
+        """Apply ``update``; the update of what it changed, or None when nothing changed."""
+        self._changes.clear()
+        try:
+            self.doc.apply_update(update)
+        except ValueError:
+            # The bytes are decoded before anything is integrated: the document is unchanged.
+            raise Refused(
+                Close.INVALID_DATA, "the update does not decode as a Yjs update"
+            ) from None
+        # One update is one transaction: at most one event.
+        change = self._changes[0] if self._changes else None
+        return None if change == _EMPTY_UPDATE else change
+
+    def _on_change(self, event: TransactionEvent) -> None:
+        self._changes.append(event.update)
+
+    def _on_awareness(self, topic: str, event: tuple[dict[str, list[int]], Any]) -> None:
+        if topic != "update":
+            return
+        changes, origin = event
+        if isinstance(origin, Peer):
+            origin.awareness_ids |= {*changes["added"], *changes["updated"]}
+            origin.awareness_ids -= set(changes["removed"])
+        self._broadcast(
+            self._awareness_of([*changes["added"], *changes["updated"], *changes["removed"]])
+        )
+
+    def _awareness_of(self, client_ids: list[int]) -> bytes:
+        return protocol.awareness(self.awareness.encode_awareness_update(client_ids))
+
+    def _broadcast(self, message: bytes) -> None:
+        for peer in list(self.peers):
+            peer.send(message)
+
+    def _fail(self) -> None:
+        """The log could not be written: the document here may hold a change that is not
+        stored. Unload the room; peers reconnect to a room loaded from storage and resend
+        what it lacks in their sync."""
+        self.closed = True
+        for peer in list(self.peers):
+            peer.end(Close.TRY_AGAIN, "the server could not save a change; reconnect")
+        self._release(self)
+
+    def _after_change(self) -> None:
+        if (
+            self._log_bytes >= self.limits.compact_log_bytes
+            or len(self._log) >= self.limits.compact_log_updates
+        ):
+            self._compact_soon()
+        # Also once the room falls quiet: that catches a compaction that failed just now.
+        if self._compact_timer:
+            self._compact_timer.cancel()
+        self._compact_timer = asyncio.get_running_loop().call_later(
+            self.limits.compact_idle_s, self._compact_soon
+        )
+
+    def _compact_soon(self) -> None:
+        running = self._compaction is not None and not self._compaction.done()
+        if self._log and not running and not self.closed:
+            self._compaction = asyncio.create_task(self._compact())
+
+    async def _compact(self) -> None:
+        state = self.doc.get_update()
+        covered = list(self._log)
+        try:
+            key = await self.store.compact(
+                self.name, state, [entry for entry, _ in covered], self._snapshot
+            )
+        except Exception:
+            log.warning("compaction of %s failed; will try again", self.name, exc_info=True)
+            return
+        if key is None:
+            log.info("compaction of %s lost a race with another process", self.name)
+            return
+        self._snapshot = key
+        del self._log[: len(covered)]  # entries appended meanwhile stay
+        self._log_bytes = sum(size for _, size in self._log)
+        self._size = len(state) + self._log_bytes
+        log.info("compacted %s: %d updates into %d bytes", self.name, len(covered), len(state))
+
+    def _wait_for_peers(self) -> None:
+        self._unload_timer = asyncio.get_running_loop().call_later(
+            self.limits.unload_idle_s, self._unload_if_idle
+        )
+
+    def _unload_if_idle(self) -> None:
+        if not self.peers and not self.closed:
+            self.closed = True
+            self._release(self)

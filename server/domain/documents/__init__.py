@@ -1,0 +1,1 @@
+"""Model documents: the websocket that syncs them, their spec over REST, and their storage."""

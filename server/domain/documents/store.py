@@ -1,0 +1,80 @@
+"""The update log of model documents and the pointer to each one's snapshot, in PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from uuid import UUID
+
+import asyncpg
+
+from collab.schema import from_spec
+from collab.store import LogEntry
+from server.db.tables import DocumentSnapshot, DocumentUpdate
+from simcore.spec import ModelSpec
+
+
+async def create_document(model_id: UUID, spec: ModelSpec) -> None:
+    """Store the first state of a new model's document, ``spec``, as one Yjs update: the
+    only moment a document is made from anything but Yjs updates (in the same transaction
+    as the model's row)."""
+    await DocumentUpdate.insert(DocumentUpdate(model=model_id, data=from_spec(spec).get_update()))
+
+
+class PostgresUpdateLog:
+    """``collab.store.UpdateLog`` on the ``document_updates`` and ``document_snapshots``
+    tables; ``model_of`` names the model a room belongs to."""
+
+    def __init__(self, model_of: Callable[[str], UUID]):
+        self.model_of = model_of
+
+    async def append(self, room: str, update: bytes) -> int:
+        rows = await DocumentUpdate.insert(
+            DocumentUpdate(model=self.model_of(room), data=update)
+        ).returning(DocumentUpdate.id)
+        return rows[0]["id"]
+
+    async def entries(self, room: str) -> list[LogEntry]:
+        rows = (
+            await DocumentUpdate.select(DocumentUpdate.id, DocumentUpdate.data)
+            .where(DocumentUpdate.model == self.model_of(room))
+            .order_by(DocumentUpdate.id)
+        )
+        return [LogEntry(row["id"], row["data"]) for row in rows]
+
+    async def snapshot(self, room: str) -> str | None:
+        row = (
+            await DocumentSnapshot.select(DocumentSnapshot.object_key)
+            .where(DocumentSnapshot.model == self.model_of(room))
+            .first()
+        )
+        return row["object_key"] if row else None
+
+    async def fold(self, room: str, key: str, covered: Sequence[int], expected: str | None) -> bool:
+        model = self.model_of(room)
+        try:
+            async with DocumentSnapshot._meta.db.transaction():
+                row = (
+                    await DocumentSnapshot.select(DocumentSnapshot.object_key)
+                    .where(DocumentSnapshot.model == model)
+                    .lock_rows()
+                    .first()
+                )
+                if (row["object_key"] if row else None) != expected:
+                    return False
+                if row:
+                    await DocumentSnapshot.update(
+                        {
+                            DocumentSnapshot.object_key: key,
+                            DocumentSnapshot.created_at: datetime.now(UTC),
+                        }
+                    ).where(DocumentSnapshot.model == model)
+                else:
+                    await DocumentSnapshot.insert(DocumentSnapshot(model=model, object_key=key))
+                if covered:
+                    await DocumentUpdate.delete().where(
+                        (DocumentUpdate.model == model) & DocumentUpdate.id.is_in(list(covered))
+                    )
+        except asyncpg.UniqueViolationError:
+            return False  # another process made the first snapshot at the same moment
+        return True

@@ -1,0 +1,1 @@
+"""Triton kernels of the training path (imported lazily: Triton is optional on a CPU host)."""
