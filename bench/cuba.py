@@ -143,7 +143,9 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="4000,40000,400000", help="comma-separated N")
     parser.add_argument("--duration", type=float, default=1.0, help="biological seconds")
-    parser.add_argument("--threads", type=int, default=2, help="simcore threads (Brian2 also tries this many)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="simcore threads (Brian2 also tries this many)"
+    )
     parser.add_argument(
         "--brian2-threads",
         default=None,

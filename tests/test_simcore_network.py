@@ -153,7 +153,7 @@ def test_pause_resume_and_stop_between_chunks_from_another_thread() -> None:
     wait_for(lambda: len(frames) >= 3)
     simulation.pause()
     assert simulation.paused
-    time.sleep(0.05)  # a chunk in progress may still finish
+    time.sleep(0.2)  # a chunk in progress may still finish
     held = len(frames)
     time.sleep(0.2)
     assert len(frames) == held, "frames arrived while paused"
