@@ -10,7 +10,7 @@
 use crate::error::{finite, non_negative, positive, Result, SimError};
 use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
-use crate::synapses::{decay_block, drive_block, Receptors, SynapseKind};
+use crate::synapses::{decay_block, drive_block, Receptors};
 
 /// Parameters of [`AdEx`].
 #[derive(Debug, Clone, PartialEq)]
@@ -141,9 +141,6 @@ impl NeuronModel for AdEx {
         } else {
             &mut self.v
         }
-    }
-    fn accepts(&self, _kind: &SynapseKind) -> Result<()> {
-        Ok(())
     }
     fn prepare(&mut self, dt: f64, _receptors: &Receptors) -> Result<()> {
         self.dt = dt;

@@ -101,9 +101,6 @@ impl NeuronModel for LeakyIntegrator {
         Ok(())
     }
     fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()> {
-        for r in receptors.list() {
-            self.accepts(&r.kind)?;
-        }
         self.exact = Exact::new(&self.tau_m, &self.e_l, &self.r_m, dt, receptors);
         Ok(())
     }

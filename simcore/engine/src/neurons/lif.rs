@@ -400,9 +400,6 @@ impl NeuronModel for Lif {
         Ok(())
     }
     fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()> {
-        for r in receptors.list() {
-            self.accepts(&r.kind)?;
-        }
         self.ref_steps = RefSteps::new(&self.t_ref, dt);
         self.exact = Exact::new(&self.tau_m, &self.e_l, &self.r_m, dt, receptors);
         Ok(())

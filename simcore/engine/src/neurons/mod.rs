@@ -60,8 +60,11 @@ pub trait NeuronModel: Send + Sync {
     fn state(&self, var: usize) -> &[f64];
     /// State variable `var`, mutable.
     fn state_mut(&mut self, var: usize) -> &mut [f64];
-    /// Whether a receptor of this kind can drive the model.
-    fn accepts(&self, kind: &SynapseKind) -> Result<()>;
+    /// Whether a receptor of this kind can drive the model (checked once, when the receptor
+    /// is added). Most models take every kind.
+    fn accepts(&self, _kind: &SynapseKind) -> Result<()> {
+        Ok(())
+    }
     /// Precomputes propagators for time step `dt` and the given receptors.
     fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()>;
     /// State update and threshold for step `step`: advances `v`, the model's other variables and
