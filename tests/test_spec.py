@@ -5,8 +5,59 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from simcore.spec import Connector, ModelSpec, Value, check, to_si
-from tests.simcore_models import cuba, mv
+from simcore.spec import (
+    Component,
+    Connector,
+    ModelSpec,
+    Population,
+    Projection,
+    Value,
+    check,
+    to_si,
+)
+
+
+def mv(value: float) -> Value:
+    return Value(unit="mV", value=value)
+
+
+def cuba(**changes: object) -> ModelSpec:
+    """Vogels & Abbott (2005) CUBA, as in Brian2's examples/CUBA.py."""
+    neuron = Component(
+        "lif",
+        parameters={
+            "tau_m": Value(unit="ms", value=20.0),
+            "v_threshold": mv(-50.0),
+            "v_reset": mv(-60.0),
+            "v_rest": mv(-49.0),
+            "refractory": Value(unit="ms", value=5.0),
+        },
+    )
+    spec = ModelSpec(
+        name="CUBA",
+        kind="snn",
+        populations=(
+            Population("exc", 3200, neuron, initial={"v": Value(unit="mV", uniform=(-60, -50))}),
+            Population("inh", 800, neuron, initial={"v": Value(unit="mV", uniform=(-60, -50))}),
+        ),
+        projections=tuple(
+            Projection(
+                f"{pre[0]}{post[0]}",
+                pre,
+                post,
+                Component(
+                    "exp_current",
+                    parameters={"tau": Value(unit="ms", value=5.0 if pre == "exc" else 10.0)},
+                ),
+                Connector("fixed_probability", probability=0.02),
+                weight=mv(1.62 if pre == "exc" else -9.0),
+                delay=Value(unit="ms", value=0.0),
+            )
+            for pre in ("exc", "inh")
+            for post in ("exc", "inh")
+        ),
+    )
+    return msgspec.structs.replace(spec, **changes)
 
 
 def test_a_sound_spec_has_no_errors_and_round_trips_through_json() -> None:
