@@ -1,1 +1,2 @@
-"""The neural component library: one folder per component, and the loader that validates and syncs it."""
+"""The neural component library: one folder per component (``library/<kind>/<name>/``), the
+loader that validates it (``loader``, ``checks``) and the plan of a sync (``sync``)."""

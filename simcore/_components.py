@@ -1,17 +1,12 @@
-"""The components ``simcore.build`` knows, their parameters, units and defaults: one table.
+"""The components ``simcore.build`` knows, their parameters, units, defaults and ranges, as the
+component library (``library/<kind>/<name>/component.toml``) defines them: written once.
 
 A spec names a component (``Component("lif", parameters={...})``) and gives only the
-parameters that differ from the defaults below, in any unit of the listed unit's dimension
-(``spec.UNITS``); ``build`` converts them to the engine's SI floats. A later issue moves these
-rows into ``library/<kind>/<name>/component.toml``; until then this table is the reference
-(``describe()`` renders it as Markdown).
-
-Columns: ``kind`` (neuron, state, synapse, plasticity, generator), ``component``, ``parameter``
-(the name in a spec), ``engine`` (the engine's name; ``=``: the same), ``unit`` (of the
-default, and of the dimension asked for), ``default`` (``-``: required; ``none``: optional,
-no default), meaning.
-``state`` rows are the state variables a population's ``initial`` and state monitors may
-name, besides the receptor states (named after the projections that drive them).
+parameters that differ from the defaults, in any unit of the declared unit's dimension
+(``spec.UNITS``); ``build`` converts them to the engine's SI floats and refuses values outside
+a parameter's allowed range. The engine simulates the library's components whose
+implementation is ``rust``; the others (Torch layers, reference-only models) are not built
+here. ``describe()`` renders the table as Markdown.
 
 The unit ``weight`` means "the unit of the projection's weight": volts for ``delta``, amperes
 (or volts, see below) for current synapses, siemens for conductance synapses. Weights of a
@@ -19,87 +14,28 @@ current synapse may be given in volts, as Brian2's CUBA example does (``ge`` in 
 ``lif`` or ``leaky_integrator`` target they are divided by its (uniform) ``r_m``, so that a
 weight of 1.62 mV moves ``v`` by 1.62 mV-equivalents of synaptic current; give ``r_m = 1 Ohm``
 to reproduce Brian2's voltage-valued variables bit for bit.
+
+A spec may pin a component's version (``Component("lif", version="1.0.0")``); a ``Catalog``
+says which versions exist and which were withdrawn. Without one, ``build`` uses the versions
+in this repository's library.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal, cast
 
-Kind = Literal["neuron", "state", "synapse", "plasticity", "generator"]
+from library.loader import load_library
+from library.schema import Definition, version_key
 
-TABLE = """
-kind       component         parameter      engine unit      default meaning
-neuron     lif               tau_m          =      ms        10      membrane time constant
-neuron     lif               v_rest         e_l    mV        -70     resting potential
-neuron     lif               v_reset        =      mV        -70     potential after a spike
-neuron     lif               v_threshold    =      mV        -50     spike when v exceeds it
-neuron     lif               r_m            =      MOhm      100     membrane resistance
-neuron     lif               refractory     t_ref  ms        2       refractory period (v held)
-state      lif               v              =      mV        none    membrane potential
-neuron     lif_cond          c_m            =      pF        200     membrane capacitance
-neuron     lif_cond          g_leak         g_l    nS        10      leak conductance
-neuron     lif_cond          v_rest         e_l    mV        -60     leak reversal potential
-neuron     lif_cond          v_reset        =      mV        -60     potential after a spike
-neuron     lif_cond          v_threshold    =      mV        -50     spike when v exceeds it
-neuron     lif_cond          refractory     t_ref  ms        5       refractory period
-state      lif_cond          v              =      mV        none    membrane potential
-neuron     adex              c_m            =      pF        200     membrane capacitance
-neuron     adex              g_leak         g_l    nS        10      leak conductance
-neuron     adex              v_rest         e_l    mV        -70     leak reversal potential
-neuron     adex              v_t            =      mV        -50     rheobase threshold V_T
-neuron     adex              delta_t        =      mV        2       slope factor
-neuron     adex              a              =      nS        2       subthreshold adaptation
-neuron     adex              tau_w          =      ms        30      adaptation time constant
-neuron     adex              b              =      pA        0       adaptation jump per spike
-neuron     adex              v_reset        =      mV        -58     potential after a spike
-neuron     adex              v_peak         =      mV        0       spike detection threshold
-neuron     adex              refractory     t_ref  ms        0       refractory period
-state      adex              v              =      mV        none    membrane potential
-state      adex              w              =      pA        none    adaptation current
-neuron     izhikevich        a              =      1/ms      0.02    recovery rate
-neuron     izhikevich        b              =      1/ms      0.2     recovery sensitivity
-neuron     izhikevich        c              =      mV        -65     reset potential
-neuron     izhikevich        d              =      mV/ms     8       recovery increment
-neuron     izhikevich        v_peak         =      mV        30      spike cut-off
-neuron     izhikevich        c_m            =      pF        1       capacitance
-neuron     izhikevich        k2             =      1/(mV*ms) 0.04    quadratic coefficient
-neuron     izhikevich        k1             =      1/ms      5       linear coefficient
-neuron     izhikevich        k0             =      mV/ms     140     constant term
-neuron     izhikevich        refractory     t_ref  ms        0       refractory period
-state      izhikevich        v              =      mV        none    membrane potential
-state      izhikevich        u              =      mV/ms     none    recovery variable
-neuron     leaky_integrator  tau_m          =      ms        20      time constant (never spikes)
-neuron     leaky_integrator  v_rest         e_l    mV        0       resting value
-neuron     leaky_integrator  r_m            =      Ohm       1       resistance
-state      leaky_integrator  v              =      mV        none    the integrated value
-synapse    delta             -              =      -         -       v jumps by the weight (V)
-synapse    exp_current       tau            =      ms        5       decay (weight: A, or V)
-synapse    exp_conductance   tau            =      ms        5       decay (weight: S)
-synapse    exp_conductance   e_rev          =      mV        0       reversal potential
-synapse    alpha_current     tau            =      ms        5       time to peak (weight: A, or V)
-synapse    alpha_conductance tau            =      ms        5       time to peak (weight: S)
-synapse    alpha_conductance e_rev          =      mV        0       reversal potential
-plasticity stdp              tau_pre        =      ms        20      pre-synaptic trace decay
-plasticity stdp              tau_post       =      ms        20      post-synaptic trace decay
-plasticity stdp              a_plus         =      weight    -       potentiation (or unit 1)
-plasticity stdp              a_minus        =      weight    -       depression (or unit 1)
-plasticity stdp              w_min          =      weight    0       lower weight bound
-plasticity stdp              w_max          =      weight    -       upper weight bound
-plasticity stdp              multiplicative -      1         0       1: soft bounds
-plasticity stdp              nearest        -      1         0       1: nearest-spike pairs
-generator  poisson           rate           =      Hz        10      rate of each train
-generator  spike_times       times          =      ms        -       spike times
-generator  spike_times       indices        =      1         none    output per time (default: all)
-generator  constant_current  amplitude      =      nA        -       injected current
-generator  step_current      times          =      ms        -       start of each amplitude
-generator  step_current      amplitudes     =      nA        -       the amplitudes
-"""
+Kind = Literal["neuron", "synapse", "plasticity", "generator"]
+KINDS: tuple[Kind, ...] = ("neuron", "synapse", "plasticity", "generator")
 
 
 @dataclass(frozen=True, slots=True)
 class Parameter:
-    """One row of the table."""
+    """One parameter (or state variable) of a component."""
 
     name: str
     engine: str
@@ -108,6 +44,10 @@ class Parameter:
     """In ``unit``; None: required, or optional when ``optional``."""
     optional: bool
     meaning: str
+    low: float | None = None
+    """Smallest allowed value, in ``unit`` (inclusive)."""
+    high: float | None = None
+    """Largest allowed value, in ``unit`` (inclusive)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,48 +57,143 @@ class ComponentInfo:
     parameters: dict[str, Parameter]
     states: dict[str, Parameter]
     """Neurons: the state variables (``v``, ``w``, ``u``)."""
+    version: str = "0.0.0"
 
 
-def _parse(table: str) -> dict[str, ComponentInfo]:
-    rows = [line.split(None, 6) for line in table.strip().splitlines()[1:]]
-    components: dict[str, ComponentInfo] = {}
-    for kind, component, name, engine, unit, default, meaning in rows:
-        info = components.get(component)
-        if info is None:
-            own_kind = cast(Kind, "neuron" if kind == "state" else kind)
-            info = ComponentInfo(component, own_kind, {}, {})
-            components[component] = info
-        if name == "-":
-            continue
-        parameter = Parameter(
-            name,
-            name if engine == "=" else engine,
-            unit,
-            None if default in ("-", "none") else float(default),
-            default == "none",
-            meaning,
+class UnknownComponent(LookupError):
+    """A name or version the catalog cannot give; the message says what there is."""
+
+
+def info(definition: Definition) -> ComponentInfo:
+    """The engine's view of a library component."""
+    parameters = {
+        parameter.name: Parameter(
+            parameter.name,
+            parameter.engine or parameter.name,
+            parameter.unit,
+            None if isinstance(parameter.default, list) else _float(parameter.default),
+            parameter.optional,
+            parameter.description,
+            _float(parameter.min),
+            _float(parameter.max),
         )
-        (info.states if kind == "state" else info.parameters)[name] = parameter
-    return components
+        for parameter in definition.parameters
+    }
+    states = {
+        state.name: Parameter(
+            state.name, state.engine or state.name, state.unit, None, True, state.description
+        )
+        for state in definition.states
+    }
+    kind = cast(Kind, definition.kind)
+    return ComponentInfo(definition.name, kind, parameters, states, definition.version)
 
 
-COMPONENTS: dict[str, ComponentInfo] = _parse(TABLE)
-"""Every component ``build`` knows, by name."""
+def _float(value: float | None) -> float | None:
+    return None if value is None else float(value)
+
+
+class Catalog:
+    """The component versions a build may use, by name and version; withdrawn ones are kept
+    (so a model that uses one gets a clear refusal) but never resolved."""
+
+    def __init__(
+        self, definitions: Iterable[Definition], withdrawn: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        self.versions: dict[str, dict[str, ComponentInfo]] = {}
+        self.reference_only: dict[str, str] = {}
+        for definition in definitions:
+            if definition.implementation.engine != "rust":
+                if definition.reference_only:
+                    self.reference_only[definition.name] = definition.kind
+                continue
+            self.versions.setdefault(definition.name, {})[definition.version] = info(definition)
+        self.withdrawn = set(withdrawn)
+
+    def names(self, kind: Kind) -> list[str]:
+        """The components of one kind that have a usable version, by name."""
+        return sorted(
+            name
+            for name, versions in self.versions.items()
+            if any(
+                item.kind == kind and (name, version) not in self.withdrawn
+                for version, item in versions.items()
+            )
+        )
+
+    def resolve(self, name: str, version: str | None, kind: Kind) -> ComponentInfo:
+        """``name`` at ``version`` (None: the newest that is not withdrawn), or
+        ``UnknownComponent`` saying why not."""
+        versions = self.versions.get(name, {})
+        kinds = {item.kind for item in versions.values()}
+        if not versions or kind not in kinds:
+            known = ", ".join(self.names(kind))
+            if versions:
+                also = f" ({name!r} is a {kinds.pop()})"
+            elif self.reference_only.get(name) == kind:
+                also = " (the library has it as reference-only: the engine does not simulate it)"
+            else:
+                also = ""
+            raise UnknownComponent(f"unknown {kind} {name!r}{also}; known: {known}")
+        usable = [v for v in versions if (name, v) not in self.withdrawn]
+        if version is None:
+            if not usable:
+                raise UnknownComponent(f"{name} was withdrawn from the library")
+            return versions[max(usable, key=version_key)]
+        if (name, version) in self.withdrawn:
+            newer = f"; use {max(usable, key=version_key)}" if usable else ""
+            raise UnknownComponent(f"{name} {version} was withdrawn from the library{newer}")
+        if version not in versions:
+            raise UnknownComponent(
+                f"{name} has no version {version} (available: "
+                f"{', '.join(sorted(usable, key=version_key)) or 'none'})"
+            )
+        return versions[version]
+
+
+LIBRARY = [component.definition for component in load_library()]
+DEFAULT_CATALOG = Catalog(LIBRARY)
+"""This repository's library: one version of each component."""
+
+COMPONENTS: dict[str, ComponentInfo] = {
+    name: DEFAULT_CATALOG.resolve(name, None, kind)
+    for kind in KINDS
+    for name in DEFAULT_CATALOG.names(kind)
+}
+"""Every component ``build`` knows, by name (the repository's versions)."""
 
 
 def names(kind: Kind) -> list[str]:
-    """The components of one kind, in table order."""
-    return [name for name, info in COMPONENTS.items() if info.kind == kind]
+    """The components of one kind."""
+    return DEFAULT_CATALOG.names(kind)
 
 
 def describe() -> str:
-    """The table as Markdown (for documentation)."""
+    """The engine's components as Markdown (for documentation)."""
     lines = [
-        "| kind | component | parameter | unit | default | meaning |",
-        "|---|---|---|---|---|---|",
+        "| kind | component | parameter | unit | default | range | meaning |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for row in TABLE.strip().splitlines()[1:]:
-        kind, component, name, _engine, unit, default, meaning = row.split(None, 6)
-        default = {"-": "required", "none": ""}.get(default, default)
-        lines.append(f"| {kind} | {component} | {name} | {unit} | {default} | {meaning} |")
+    for item in COMPONENTS.values():
+        if not item.parameters and not item.states:
+            lines.append(f"| {item.kind} | {item.name} | - | - | - | - | no parameters |")
+        for parameter in item.parameters.values():
+            default = (
+                ""
+                if parameter.optional and parameter.default is None
+                else "required"
+                if parameter.default is None
+                else f"{parameter.default:g}"
+            )
+            low = "" if parameter.low is None else f"{parameter.low:g}"
+            high = "" if parameter.high is None else f"{parameter.high:g}"
+            bounds = f"[{low}, {high}]" if low or high else ""
+            lines.append(
+                f"| {item.kind} | {item.name} | {parameter.name} | {parameter.unit} | "
+                f"{default} | {bounds} | {parameter.meaning} |"
+            )
+        for state in item.states.values():
+            lines.append(
+                f"| state | {item.name} | {state.name} | {state.unit} |  |  | {state.meaning} |"
+            )
     return "\n".join(lines)

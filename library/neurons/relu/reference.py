@@ -1,0 +1,8 @@
+"""Rectified linear unit (ReLU) unit: the activation applied to the weighted sum z (elementwise)."""
+
+import numpy as np
+
+
+def forward(x, params):
+    z = np.asarray(x, dtype=np.float64)
+    return np.maximum(z, 0.0)

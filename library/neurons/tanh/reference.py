@@ -1,0 +1,8 @@
+"""Hyperbolic tangent unit: the activation applied to the weighted sum z (elementwise)."""
+
+import numpy as np
+
+
+def forward(x, params):
+    z = np.asarray(x, dtype=np.float64)
+    return np.tanh(z)

@@ -1,0 +1,11 @@
+"""Arctangent surrogate.
+
+The pseudo-derivative of the spike function at x = v - v_threshold.
+"""
+
+import numpy as np
+
+
+def grad(x, alpha):
+    x = np.asarray(x, dtype=np.float64)
+    return (alpha / 2.0) / (1.0 + (np.pi / 2.0 * alpha * x) ** 2)

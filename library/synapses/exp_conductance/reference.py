@@ -1,0 +1,11 @@
+"""Exponential conductance synapse: the state after one spike of ``weight`` (SI units).
+
+The conductance jumps by ``weight`` and decays exactly with ``tau``.
+"""
+
+import numpy as np
+
+
+def kernel(params, weight, dt, steps):
+    t = np.arange(steps) * dt
+    return {"x": weight * np.exp(-t / params["tau"])}
