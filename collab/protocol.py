@@ -50,6 +50,10 @@ class Close(IntEnum):
     """The server failed; nothing the peer sent is at fault."""
     TRY_AGAIN = 1013
     """The room could not save a change (or is being unloaded): reconnect to resync."""
+    BAD_TOKEN = 4401
+    """The share token is malformed, expired, or not signed by this server."""
+    FORBIDDEN = 4403
+    """The share token is for another model."""
     UNKNOWN_MODEL = 4404
     """There is no model with that id."""
     TOO_SLOW = 4408

@@ -7,17 +7,19 @@ import asyncio
 import logging
 
 from collab.channel import Channel
+from collab.fanout import Alone, Fanout
 from collab.protocol import Close
-from collab.room import Limits, Room
+from collab.room import EDIT, Access, Limits, Room
 from collab.store import DocumentStore
 
 log = logging.getLogger(__name__)
 
 
 class Rooms:
-    def __init__(self, store: DocumentStore, limits: Limits):
+    def __init__(self, store: DocumentStore, limits: Limits, fanout: Fanout | None = None):
         self.store = store
         self.limits = limits
+        self.fanout = fanout if fanout is not None else Alone()
         self._rooms: dict[str, asyncio.Task[Room]] = {}
         """Loaded rooms, and rooms being loaded, by name."""
         self._closing: set[asyncio.Task[None]] = set()
@@ -32,17 +34,22 @@ class Rooms:
         # Shielded: one caller giving up must not cancel the load the others wait on.
         return await asyncio.shield(loading)
 
-    async def serve(self, name: str, channel: Channel) -> None:
+    async def open(self, name: str) -> Room:
+        """The room ``name``, loaded and not being unloaded."""
+        room = await self.get(name)
+        while room.closed:  # unloaded between loading and now: load it again
+            room = await self.get(name)
+        return room
+
+    async def serve(self, name: str, channel: Channel, access: Access = EDIT) -> None:
         """Join ``channel``'s peer to room ``name`` until it leaves."""
         try:
-            room = await self.get(name)
-            while room.closed:  # unloaded between loading and joining: load it again
-                room = await self.get(name)
+            room = await self.open(name)
         except Exception:
             log.exception("could not load %s", name)
             await channel.close(Close.TRY_AGAIN, "the document could not be loaded; try again")
             return
-        await room.serve(channel)
+        await room.serve(channel, access)
 
     async def close(self) -> None:
         """Close every room (their peers are told the server is going away)."""
@@ -52,9 +59,12 @@ class Rooms:
         for task in loading:
             task.cancel()  # those still loading; a finished task ignores it
         await asyncio.gather(*(room.close() for room in rooms), *self._closing)
+        await self.fanout.close()
 
     async def _load(self, name: str) -> Room:
-        return Room(name, await self.store.load(name), self.store, self.limits, self._release)
+        room = Room(name, self.store, self.limits, self._release, self.fanout)
+        await room.open()
+        return room
 
     def _release(self, room: Room) -> None:
         """Called by a room that is done (idle, or broken): forget it, and close it."""

@@ -8,6 +8,11 @@ lock), what comes after in the broadcast, which it is part of from the moment it
 
 Each peer has its own bounded send queue, drained by its own task: a peer that stops reading
 holds up nobody, and is dropped once its queue is full.
+
+Other processes may hold the same room: a committed change is also published to them through
+the fan-out (after it is in the log), and what they publish is applied here and sent to this
+room's peers, never appended again. When the fan-out may have lost something, the room
+catches up from storage.
 """
 
 from __future__ import annotations
@@ -15,17 +20,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Literal, NamedTuple
 
 import msgspec
 from pycrdt import Awareness, Doc, TransactionEvent
 
-from collab import protocol
+from collab import fanout, protocol
 from collab.channel import Channel, ChannelClosed
+from collab.fanout import Fanout, Relayed
 from collab.protocol import Close, Refused
-from collab.store import DocumentStore, Stored
+from collab.store import DocumentStore
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,34 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     """A room with no peers for this long is compacted and unloaded."""
     close_timeout_s: float
     """How long closing a connection may wait on a peer that does not read."""
+    retry_s: float
+    """How long to wait before trying again to catch up from storage."""
+    awareness_timeout_s: float
+    """An awareness state relayed from another process and not renewed for this long is
+    dropped: that process ended without saying so (clients renew theirs every 15 s)."""
+
+
+class Access(NamedTuple):
+    """What one connection may do in a room."""
+
+    write: bool
+    """Its updates are applied; a read-only peer's are dropped (never applied nor stored)."""
+    awareness: bool
+    """It takes part in awareness: its own state is relayed, and it is sent the others'."""
+
+
+EDIT = Access(write=True, awareness=True)
+
+_RELAYED = "relayed"
+"""The origin of an awareness change another process published."""
 
 
 class Peer:
     """One connection in a room: its channel, its send queue and the awareness it owns."""
 
-    def __init__(self, channel: Channel, queue_bytes: int):
+    def __init__(self, channel: Channel, queue_bytes: int, access: Access = EDIT):
         self.channel = channel
+        self.access = access
         self.awareness_ids: set[int] = set()
         self.gone = asyncio.Event()
         self.ending: tuple[Close, str] | None = None
@@ -99,41 +127,70 @@ class Peer:
 
 
 class Room:
+    """Made empty; ``open`` loads it."""
+
     def __init__(
         self,
         name: str,
-        stored: Stored,
         store: DocumentStore,
         limits: Limits,
         release: Callable[[Room], None],
+        fanout: Fanout,
     ):
         self.name = name
         self.store = store
         self.limits = limits
+        self.fanout = fanout
         self.peers: set[Peer] = set()
         self.closed = False
         self._release = release
         self._changes: list[bytes] = []
         self.doc = Doc()
-        if stored.state:
-            self.doc.apply_update(stored.state)
         self.doc.observe(self._on_change)
         self.awareness = Awareness(self.doc)
         self.awareness.set_local_state(None)  # the server is not one of the people here
         self.awareness.observe(self._on_awareness)
         self._lock = asyncio.Lock()
-        self._snapshot = stored.snapshot
-        self._log = list(stored.entries)
-        self._log_bytes = sum(size for _, size in self._log)
-        self._size = len(stored.state)
+        self._snapshot: str | None = None
+        self._log: dict[int, int] = {}
+        """Size of each log entry after the snapshot, by id, oldest first."""
+        self._log_bytes = 0
+        self._size = 0
+        self._origin = uuid.uuid4().hex
+        self._sent = 0
+        self._heard: dict[str, int] = {}
+        """The last sequence number heard from each other holder of the room."""
+        self._relayed_awareness: dict[int, float] = {}
+        """When each awareness state relayed from another process was last heard of."""
+        self._expiry: asyncio.TimerHandle | None = None
+        self._catching_up: asyncio.Task[None] | None = None
+        self._catch_up_again = False
         self._compaction: asyncio.Task[None] | None = None
         self._compact_timer: asyncio.TimerHandle | None = None
         self._unload_timer: asyncio.TimerHandle | None = None
+
+    async def open(self) -> None:
+        """Subscribe to the room's other holders, then load it from storage: in that order,
+        so a change published meanwhile is either in what is loaded or heard after."""
+        await self.fanout.subscribe(self.name, self._on_relayed)
+        try:
+            stored = await self.store.load(self.name)
+        except BaseException:
+            self.closed = True
+            if self._catching_up:
+                self._catching_up.cancel()
+            await self.fanout.unsubscribe(self.name)
+            raise
+        if stored.state:
+            self._apply(stored.state)
+        self._snapshot = stored.snapshot
+        self._track(stored.entries)
+        self._size = len(stored.state)
         self._wait_for_peers()
 
-    async def serve(self, channel: Channel) -> None:
+    async def serve(self, channel: Channel, access: Access = EDIT) -> None:
         """Keep ``channel``'s peer in sync until it leaves or is refused, then close it."""
-        peer = Peer(channel, self.limits.send_queue_bytes)
+        peer = Peer(channel, self.limits.send_queue_bytes, access)
         if self.closed:
             peer.end(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
         else:
@@ -159,14 +216,37 @@ class Room:
         async with self._lock:
             return self.doc.get_update()
 
+    async def edit(self, change: Callable[[Doc], None]) -> None:
+        """Make ``change`` to a copy of the document, then commit what it changed as one
+        update, the way a peer's is (stored, then sent). If ``change`` raises, nothing is
+        changed; ``Refused`` says why a change was not committed."""
+        await asyncio.shield(self._edit(change))
+
+    async def _edit(self, change: Callable[[Doc], None]) -> None:
+        async with self._lock:
+            # The room's own client id: drafts are made one at a time, each from a document
+            # that holds the one before, so their clocks never collide.
+            draft = Doc(client_id=self.doc.client_id)
+            draft.apply_update(self.doc.get_update())
+            before = draft.get_state()
+            with draft.transaction():
+                change(draft)
+            committed = await self._store(draft.get_update(before))
+        if committed:
+            self._after_change()
+
     async def close(self) -> None:
         """Drop every peer, then fold the log into a snapshot so the next load is quick."""
         self.closed = True
-        for timer in (self._compact_timer, self._unload_timer):
+        for timer in (self._compact_timer, self._unload_timer, self._expiry):
             if timer:
                 timer.cancel()
+        if self._catching_up:
+            self._catching_up.cancel()
         for peer in list(self.peers):
             peer.end(Close.GOING_AWAY, "the server is unloading this document; reconnect")
+        with contextlib.suppress(Exception):
+            await self.fanout.unsubscribe(self.name)
         if self._compaction:
             await self._compaction
         if self._log:
@@ -178,7 +258,7 @@ class Room:
             self._unload_timer.cancel()
             self._unload_timer = None
         peer.send(protocol.sync_step1(self.doc.get_state()))
-        if self.awareness.states:
+        if self.awareness.states and peer.access.awareness:
             peer.send(self._awareness_of(list(self.awareness.states)))
 
     def _leave(self, peer: Peer) -> None:
@@ -215,11 +295,14 @@ class Room:
                 case protocol.SyncStep1(state):
                     await self._answer(peer, state)
                 case protocol.SyncStep2(update) | protocol.SyncUpdate(update):
-                    await self._update(update)
+                    if peer.access.write:
+                        await self._update(update)
                 case protocol.AwarenessUpdate(update):
-                    self.awareness.apply_awareness_update(update, origin=peer)
+                    if peer.access.awareness:
+                        self.awareness.apply_awareness_update(update, origin=peer)
                 case protocol.QueryAwareness():
-                    peer.send(self._awareness_of(list(self.awareness.states)))
+                    if peer.access.awareness:
+                        peer.send(self._awareness_of(list(self.awareness.states)))
 
     async def _answer(self, peer: Peer, state: bytes) -> None:
         # Under the lock, so the answer holds no change that is not in the log yet.
@@ -239,28 +322,43 @@ class Room:
 
     async def _commit(self, update: bytes) -> None:
         async with self._lock:
-            if self.closed:
-                raise Refused(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
-            if self._size + len(update) > self.limits.max_document_bytes:
-                raise Refused(
-                    Close.TOO_BIG,
-                    f"the document would grow over its limit of "
-                    f"{self.limits.max_document_bytes} bytes",
-                )
-            change = self._apply(update)
-            if change is None:
-                return  # nothing new: an echo, or waiting for updates it depends on
-            try:
-                entry = await self.store.append(self.name, change)
-            except Exception:
-                log.exception("could not append to the log of %s", self.name)
-                self._fail()
-                return
-            self._log.append((entry, len(change)))
-            self._log_bytes += len(change)
-            self._size += len(change)
-            self._broadcast(protocol.sync_update(change))
-        self._after_change()
+            committed = await self._store(update)
+        if committed:
+            self._after_change()
+
+    async def _store(self, update: bytes) -> bool:
+        """Under the lock: apply ``update``, append what it changed to the log, then send
+        that to the peers and the other holders. False when it changed nothing."""
+        if self.closed:
+            raise Refused(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
+        if self._size + len(update) > self.limits.max_document_bytes:
+            raise Refused(
+                Close.TOO_BIG,
+                f"the document would grow over its limit of {self.limits.max_document_bytes} bytes",
+            )
+        change = self._apply(update)
+        if change is None:
+            return False  # nothing new: an echo, or waiting for updates it depends on
+        try:
+            entry = await self.store.append(self.name, change)
+        except Exception:
+            log.exception("could not append to the log of %s", self.name)
+            self._fail()
+            raise Refused(
+                Close.TRY_AGAIN, "the server could not save a change; reconnect"
+            ) from None
+        self._track([(entry, len(change))])
+        self._size += len(change)
+        self._broadcast(protocol.sync_update(change))
+        self._publish("update", change, entry)
+        return True
+
+    def _track(self, entries: list[tuple[int, int]]) -> None:
+        """Count log entries in what the next compaction folds (each one once)."""
+        for entry, size in entries:
+            if entry not in self._log:
+                self._log[entry] = size
+                self._log_bytes += size
 
     def _apply(self, update: bytes) -> bytes | None:
         """Apply ``update``; the update of what it changed, or None when nothing changed."""
@@ -274,6 +372,9 @@ class Room:
             ) from None
         # One update is one transaction: at most one event.
         change = self._changes[0] if self._changes else None
+        # Not kept until the next change: after a load it is the whole document, a copy an
+        # idle room would otherwise hold for as long as it stays loaded.
+        self._changes.clear()
         return None if change == _EMPTY_UPDATE else change
 
     def _on_change(self, event: TransactionEvent) -> None:
@@ -286,16 +387,113 @@ class Room:
         if isinstance(origin, Peer):
             origin.awareness_ids |= {*changes["added"], *changes["updated"]}
             origin.awareness_ids -= set(changes["removed"])
-        self._broadcast(
-            self._awareness_of([*changes["added"], *changes["updated"], *changes["removed"]])
-        )
+        client_ids = [*changes["added"], *changes["updated"], *changes["removed"]]
+        update = self.awareness.encode_awareness_update(client_ids)
+        self._broadcast(protocol.awareness(update), awareness=True)
+        if origin != _RELAYED:
+            self._publish("awareness", update)
+            return
+        now = asyncio.get_running_loop().time()
+        for client_id in [*changes["added"], *changes["updated"]]:
+            self._relayed_awareness[client_id] = now
+        for client_id in changes["removed"]:
+            self._relayed_awareness.pop(client_id, None)
+        self._expire_soon()
+
+    def _expire_soon(self) -> None:
+        if self._expiry is None and self._relayed_awareness and not self.closed:
+            self._expiry = asyncio.get_running_loop().call_later(
+                self.limits.awareness_timeout_s / 2, self._expire
+            )
+
+    def _expire(self) -> None:
+        self._expiry = None
+        oldest = asyncio.get_running_loop().time() - self.limits.awareness_timeout_s
+        stale = [client for client, heard in self._relayed_awareness.items() if heard <= oldest]
+        if stale:
+            log.info("dropping %d awareness states of a gone process in %s", len(stale), self.name)
+            self.awareness.remove_awareness_states(stale, origin=_RELAYED)
+        self._expire_soon()
 
     def _awareness_of(self, client_ids: list[int]) -> bytes:
         return protocol.awareness(self.awareness.encode_awareness_update(client_ids))
 
-    def _broadcast(self, message: bytes) -> None:
+    def _broadcast(self, message: bytes, awareness: bool = False) -> None:
         for peer in list(self.peers):
-            peer.send(message)
+            if peer.access.awareness or not awareness:
+                peer.send(message)
+
+    def _publish(self, kind: Literal["update", "awareness"], data: bytes, entry: int = 0) -> None:
+        self._sent += 1
+        relayed = Relayed(self._origin, self._sent, kind, data, entry)
+        self.fanout.publish(self.name, fanout.encode(relayed))
+
+    def _on_relayed(self, message: bytes | None) -> None:
+        """What another holder of the room published (or ``INTERRUPTED``)."""
+        if self.closed:
+            return
+        if message is fanout.INTERRUPTED:
+            self._catch_up_soon()
+            return
+        try:
+            relayed = fanout.decode(message)
+        except msgspec.DecodeError:
+            log.warning("an unreadable message was published for %s", self.name)
+            self._catch_up_soon()
+            return
+        if relayed.origin == self._origin:
+            return
+        last = self._heard.get(relayed.origin, 0)
+        self._heard[relayed.origin] = relayed.seq
+        if relayed.seq != last + 1:
+            # Lost in between, or a holder first heard from mid-way: the log has it all.
+            self._catch_up_soon()
+        if relayed.kind == "awareness":
+            try:
+                self.awareness.apply_awareness_update(relayed.data, origin=_RELAYED)
+            except (ValueError, KeyError):
+                log.warning("an unreadable awareness update was published for %s", self.name)
+            return
+        try:
+            change = self._apply(relayed.data)
+        except Refused:
+            log.warning("an unreadable update was published for %s", self.name)
+            self._catch_up_soon()
+            return
+        if change is not None:
+            self._track([(relayed.entry, len(change))])
+            self._size += len(change)
+            self._broadcast(protocol.sync_update(change))
+            self._after_change()
+
+    def _catch_up_soon(self) -> None:
+        if self._catching_up is not None and not self._catching_up.done():
+            self._catch_up_again = True  # what it reads may already be too old
+        elif not self.closed:
+            self._catching_up = asyncio.create_task(self._catch_up())
+
+    async def _catch_up(self) -> None:
+        """Apply what storage holds and this room may lack (the log is the truth)."""
+        while True:
+            self._catch_up_again = False
+            try:
+                stored = await self.store.load(self.name)
+            except Exception:
+                log.warning("could not catch up %s; will try again", self.name, exc_info=True)
+                self._catch_up_again = True
+                await asyncio.sleep(self.limits.retry_s)
+                continue
+            if self.closed:
+                return
+            change = self._apply(stored.state) if stored.state else None
+            self._track(stored.entries)
+            if change is not None:
+                log.info("caught up %s from storage", self.name)
+                self._size += len(change)
+                self._broadcast(protocol.sync_update(change))
+                self._after_change()
+            if not self._catch_up_again:
+                return
 
     def _fail(self) -> None:
         """The log could not be written: the document here may hold a change that is not
@@ -306,11 +504,14 @@ class Room:
             peer.end(Close.TRY_AGAIN, "the server could not save a change; reconnect")
         self._release(self)
 
-    def _after_change(self) -> None:
-        if (
+    def _due(self) -> bool:
+        return (
             self._log_bytes >= self.limits.compact_log_bytes
             or len(self._log) >= self.limits.compact_log_updates
-        ):
+        )
+
+    def _after_change(self) -> None:
+        if self._due():
             self._compact_soon()
         # Also once the room falls quiet: that catches a compaction that failed just now.
         if self._compact_timer:
@@ -322,26 +523,32 @@ class Room:
     def _compact_soon(self) -> None:
         running = self._compaction is not None and not self._compaction.done()
         if self._log and not running and not self.closed:
-            self._compaction = asyncio.create_task(self._compact())
+            self._compaction = asyncio.create_task(self._compact_while_due())
 
-    async def _compact(self) -> None:
+    async def _compact_while_due(self) -> None:
+        # Changes that came while it ran may be due for the next one already.
+        while await self._compact() and self._due() and not self.closed:
+            pass
+
+    async def _compact(self) -> bool:
+        """Fold the log into a new snapshot; whether it did."""
         state = self.doc.get_update()
         covered = list(self._log)
         try:
-            key = await self.store.compact(
-                self.name, state, [entry for entry, _ in covered], self._snapshot
-            )
+            key = await self.store.compact(self.name, state, covered, self._snapshot)
         except Exception:
             log.warning("compaction of %s failed; will try again", self.name, exc_info=True)
-            return
+            return False
         if key is None:
             log.info("compaction of %s lost a race with another process", self.name)
-            return
+            return False
         self._snapshot = key
-        del self._log[: len(covered)]  # entries appended meanwhile stay
-        self._log_bytes = sum(size for _, size in self._log)
+        for entry in covered:  # entries added meanwhile stay
+            del self._log[entry]
+        self._log_bytes = sum(self._log.values())
         self._size = len(state) + self._log_bytes
         log.info("compacted %s: %d updates into %d bytes", self.name, len(covered), len(state))
+        return True
 
     def _wait_for_peers(self) -> None:
         self._unload_timer = asyncio.get_running_loop().call_later(

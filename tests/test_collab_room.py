@@ -37,6 +37,8 @@ LIMITS = Limits(
     compact_idle_s=60.0,
     unload_idle_s=60.0,
     close_timeout_s=0.5,
+    retry_s=0.2,
+    awareness_timeout_s=30.0,
 )
 
 

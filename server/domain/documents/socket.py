@@ -10,9 +10,10 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
 from collab.channel import ChannelClosed
-from collab.protocol import Close
+from collab.protocol import Close, Refused
 from collab.registry import Rooms
 from server.domain.documents.rooms import room_of
+from server.domain.documents.sharing import ACCESS, Sharing
 from server.domain.models.service import ModelNotFound, get_model
 
 # What a dead connection raises: uvicorn's ClientDisconnected is an OSError; Litestar raises
@@ -49,13 +50,21 @@ class WebSocketChannel:
 
 
 @websocket("/ws/docs/{model_id:str}")
-async def document_socket(socket: WebSocket, model_id: str) -> None:
+async def document_socket(socket: WebSocket, model_id: str, token: str | None = None) -> None:
+    """``?token=`` is a share token (``POST /api/models/{id}/share``); without one, the
+    connection has the default role (``SPIKEX_DOC_DEFAULT_ROLE``)."""
     await socket.accept()
     channel = WebSocketChannel(socket)
     rooms: Rooms = socket.app.state.rooms
+    sharing: Sharing = socket.app.state.sharing
     try:
         model = await get_model(UUID(model_id))
     except (ValueError, ModelNotFound):
         await channel.close(Close.UNKNOWN_MODEL, f"no model with id {model_id}")
         return
-    await rooms.serve(room_of(model.id), channel)
+    try:
+        role = sharing.role(model.id, token)
+    except Refused as refusal:
+        await channel.close(refusal.code, refusal.reason)
+        return
+    await rooms.serve(room_of(model.id), channel, ACCESS[role])

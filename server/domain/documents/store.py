@@ -72,8 +72,12 @@ class PostgresUpdateLog:
                 else:
                     await DocumentSnapshot.insert(DocumentSnapshot(model=model, object_key=key))
                 if covered:
-                    await DocumentUpdate.delete().where(
-                        (DocumentUpdate.model == model) & DocumentUpdate.id.is_in(list(covered))
+                    # One array parameter, not one per id (``IN``): a long log has more ids
+                    # than a query may have parameters (32,767).
+                    await DocumentUpdate.raw(
+                        "DELETE FROM document_updates WHERE model = {} AND id = ANY({})",
+                        model,
+                        list(covered),
                     )
         except asyncpg.UniqueViolationError:
             return False  # another process made the first snapshot at the same moment

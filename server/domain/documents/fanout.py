@@ -1,0 +1,147 @@
+"""``collab.fanout.Fanout`` over Valkey pub/sub: one channel per room, one subscriber
+connection per process (re-made after it breaks, each room then told it may have missed
+something), and one sender task that publishes in order, in pipelined batches."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from typing import Any
+
+import valkey.asyncio as valkey_asyncio
+from valkey.exceptions import ValkeyError
+
+from collab.fanout import INTERRUPTED, Deliver
+
+log = logging.getLogger(__name__)
+
+CHANNEL_PREFIX = "spikex:docs:"
+_FAILURES = (ValkeyError, OSError, TimeoutError)
+
+
+class ValkeyFanout:
+    def __init__(
+        self,
+        client: valkey_asyncio.Valkey,
+        *,
+        retry_s: float,
+        queue_bytes: int,
+        subscribe_timeout_s: float,
+    ):
+        self.client = client
+        self.retry_s = retry_s
+        self.queue_bytes = queue_bytes
+        self.subscribe_timeout_s = subscribe_timeout_s
+        self._deliver: dict[str, Deliver] = {}
+        self._confirmed: dict[str, asyncio.Future[None]] = {}
+        self._interrupted: set[str] = set()
+        """Channels to tell, once subscribed again, that they may have missed messages."""
+        self._pubsub: Any = None
+        """The subscriber connection, once it is subscribed; None while there is none."""
+        self._down = False
+        """Whether the last try to subscribe failed (so a new room does not wait on it)."""
+        self._outbox: deque[tuple[str, bytes]] = deque()
+        self._outbox_bytes = 0
+        self._wake = asyncio.Event()
+        self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send())]
+
+    async def subscribe(self, room: str, deliver: Deliver) -> None:
+        channel = CHANNEL_PREFIX + room
+        self._deliver[channel] = deliver
+        confirmed = self._confirmed[channel] = asyncio.get_running_loop().create_future()
+        if self._pubsub is not None:
+            with contextlib.suppress(*_FAILURES):  # the listener re-subscribes everything
+                await self._pubsub.subscribe(channel)
+        try:
+            if self._down:
+                raise TimeoutError
+            await asyncio.wait_for(confirmed, self.subscribe_timeout_s)
+        except TimeoutError:
+            # Valkey is away: the room works alone until the subscription is confirmed,
+            # then catches up from the log.
+            log.warning("no subscription to %s yet; the room will catch up", channel)
+            self._interrupted.add(channel)
+
+    async def unsubscribe(self, room: str) -> None:
+        channel = CHANNEL_PREFIX + room
+        self._deliver.pop(channel, None)
+        self._confirmed.pop(channel, None)
+        self._interrupted.discard(channel)
+        if self._pubsub is not None:
+            with contextlib.suppress(*_FAILURES):
+                await self._pubsub.unsubscribe(channel)
+
+    def publish(self, room: str, message: bytes) -> None:
+        while self._outbox and self._outbox_bytes + len(message) > self.queue_bytes:
+            # Valkey is not keeping up: the receivers find the gap and catch up from the log.
+            _, dropped = self._outbox.popleft()
+            self._outbox_bytes -= len(dropped)
+        self._outbox.append((CHANNEL_PREFIX + room, message))
+        self._outbox_bytes += len(message)
+        self._wake.set()
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._pubsub is not None:
+            with contextlib.suppress(*_FAILURES):
+                await self._pubsub.aclose()
+
+    async def _listen(self) -> None:
+        while True:
+            pubsub = self.client.pubsub()
+            try:
+                # The bare prefix is always subscribed: with no room, it is still a
+                # connection to read from.
+                channels = set(self._deliver)
+                await pubsub.subscribe(CHANNEL_PREFIX, *channels)
+                self._pubsub, self._down = pubsub, False
+                # Rooms opened or closed meanwhile found no connection to do it on.
+                if opened := set(self._deliver) - channels:
+                    await pubsub.subscribe(*opened)
+                if closed := channels - set(self._deliver):
+                    await pubsub.unsubscribe(*closed)
+                while True:
+                    message = await pubsub.get_message(timeout=self.retry_s)
+                    if message is not None:
+                        self._dispatch(message)
+            except Exception as error:  # whatever broke it, the rooms must hear of it
+                log.warning("document fan-out lost Valkey (%s); reconnecting", error)
+                self._pubsub, self._down = None, True
+                self._interrupted |= set(self._deliver)
+                with contextlib.suppress(*_FAILURES):
+                    await pubsub.aclose()
+                await asyncio.sleep(self.retry_s)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        channel = message["channel"].decode()
+        deliver = self._deliver.get(channel)
+        if message["type"] == "message" and deliver is not None:
+            deliver(message["data"])
+        elif message["type"] == "subscribe":
+            confirmed = self._confirmed.get(channel)
+            if confirmed is not None and not confirmed.done():
+                confirmed.set_result(None)
+            if channel in self._interrupted and deliver is not None:
+                self._interrupted.discard(channel)
+                deliver(INTERRUPTED)
+
+    async def _send(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._outbox:
+                batch = list(self._outbox)
+                self._outbox.clear()
+                self._outbox_bytes = 0
+                try:
+                    async with self.client.pipeline(transaction=False) as pipe:
+                        for channel, message in batch:
+                            pipe.publish(channel, message)
+                        await pipe.execute()
+                except Exception as error:
+                    # The receivers find the gap in sequence numbers and catch up from the log.
+                    log.warning("could not publish %d document messages: %s", len(batch), error)
