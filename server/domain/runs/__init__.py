@@ -1,0 +1,1 @@
+"""Runs: simulations and trainings of models, their executors, workers and steering."""

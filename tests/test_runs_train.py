@@ -1,0 +1,76 @@
+"""A training run in a worker (in this process), on an in-memory dataset given where the
+datasets feature plugs in: epochs become metrics, frames, log lines, weights and a report."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+import torch
+from torch.utils.data import TensorDataset
+
+from collab.templates import mlp
+from server.config import load_settings
+from server.connections import Connections
+from server.db.tables import Model, Run, RunLog, RunMetric
+from server.domain.runs import keys, worker
+from server.domain.runs.schemas import RunOptions
+from simcore import frames
+
+
+async def test_a_training_run_records_each_epoch(
+    connections: Connections,
+    monkeypatch: pytest.MonkeyPatch,
+    services_environment: dict[str, str],
+    data_dir: Path,
+) -> None:
+    spec = mlp("trained")
+    assert spec.training is not None
+    spec = msgspec.structs.replace(
+        spec, training=msgspec.structs.replace(spec.training, epochs=2, batch_size=32)
+    )
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(128, 1, 28, 28, generator=generator)
+    y = torch.randint(0, 10, (128,), generator=generator)
+
+    async def in_memory(_: Connections, name: str) -> tuple[Any, Any]:
+        assert name == "digits"
+        return TensorDataset(x, y), TensorDataset(x[:32], y[:32])
+
+    monkeypatch.setattr(worker, "load_dataset", in_memory)
+    model = Model(name="trained", kind="ann")
+    await model.save()
+    run_id = uuid.uuid4()
+    options = RunOptions(device="cpu", target=None, frame_every_s=0.01, pace=None, dataset="digits")
+    await Run.insert(
+        Run(
+            id=run_id,
+            model=model.id,
+            kind="train",
+            state="queued",
+            spec=msgspec.json.encode(spec).decode(),
+            options=msgspec.json.encode(options).decode(),
+        )
+    )
+    settings = load_settings({**services_environment, "SPIKEX_DATA_DIR": str(data_dir)})
+
+    assert await worker.execute(run_id, settings) == "completed"
+
+    row = await Run.select(Run.state, Run.progress, Run.step).where(Run.id == run_id).first()
+    assert row == {"state": "completed", "progress": 1.0, "step": 2}
+    losses = await RunMetric.select(RunMetric.step).where(
+        (RunMetric.run == run_id) & (RunMetric.name == "loss")
+    )
+    assert [m["step"] for m in losses] == [1, 2]
+    logs = [r["message"] for r in await RunLog.select(RunLog.message).where(RunLog.run == run_id)]
+    assert logs[1].startswith("epoch 1/2: loss") and logs[-1] == "completed"
+    stream = await connections.valkey.xrange(keys.frames_key(run_id))
+    decoded = [frames.decode(fields[keys.FRAME_FIELD]) for _, fields in stream]
+    assert [frame.header.index for frame in decoded] == [0, 1]
+    assert decoded[1].header.kinds == ("metrics",) and "metrics/accuracy" in decoded[1]
+    assert await connections.objects.exists(worker.weights_key(run_id))
+    report = msgspec.json.decode(await connections.objects.get(worker.report_key(run_id)))
+    assert report["epochs"] == 2 and len(report["confusion"]) == 10
