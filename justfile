@@ -29,10 +29,21 @@ test *args: setup
 services: setup
     {{ uv }} run --frozen --no-sync spikex services
 
-# Run one benchmark from bench/ (e.g. `just bench cuba`); its last line is a JSON object.
+# Run one benchmark from bench/ (e.g. `just bench cuba`; a unique prefix of its name will do:
+# `just bench collab`); its last line is a JSON object.
 bench name *args: setup
-    @[ -f "bench/{{ name }}.py" ] || { echo "no benchmark bench/{{ name }}.py; there are: $(cd bench && ls *.py 2>/dev/null | sed 's/\.py$//' | tr '\n' ' ')" >&2; exit 2; }
-    {{ uv }} run --frozen --no-sync python bench/{{ name }}.py {{ args }}
+    #!/usr/bin/env bash
+    set -euo pipefail
+    script="bench/{{ name }}.py"
+    if [ ! -f "$script" ]; then
+        matches=(bench/{{ name }}*.py)
+        if [ "${#matches[@]}" -ne 1 ] || [ ! -f "${matches[0]}" ]; then
+            echo "no single benchmark named {{ name }}; there are: $(cd bench && ls *.py 2>/dev/null | sed 's/\.py$//' | tr '\n' ' ')" >&2
+            exit 2
+        fi
+        script="${matches[0]}"
+    fi
+    {{ uv }} run --frozen --no-sync python "$script" {{ args }}
 
 # ruff, cargo clippy and the TypeScript checker.
 lint: setup
