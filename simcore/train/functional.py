@@ -17,6 +17,9 @@ integrated *exactly* over a step ``dt`` (the propagator of the linear system, as
 so an input reaches ``v`` one step later, as a spike arriving at a synapse does in the engine.
 With ``detach_reset`` the reset's dependence on ``z`` is cut from the graph (snnTorch's
 default); otherwise the gradient flows through it too (Norse's).
+
+Two relatives share the parameters: :func:`lif_delta_step`, whose input jumps ``v`` (the
+engine's ``delta`` synapse), and :func:`li_step`, a non-spiking integrator for read-outs.
 """
 
 from __future__ import annotations
@@ -68,11 +71,7 @@ def lif_coefficients(params: LIFParams, dt: float) -> LIFCoefficients:
         raise ValueError("dt, tau_mem and tau_syn must be positive")
     decay_mem = math.exp(-dt / params.tau_mem)
     decay_syn = math.exp(-dt / params.tau_syn)
-    if math.isclose(params.tau_mem, params.tau_syn, rel_tol=1e-9):
-        # the limit of the general expression when the two time constants meet
-        k_syn = dt / params.tau_mem * decay_mem
-    else:
-        k_syn = params.tau_syn / (params.tau_syn - params.tau_mem) * (decay_syn - decay_mem)
+    k_syn = _k_syn(params.tau_mem, params.tau_syn, dt, decay_mem, decay_syn)
     alpha = surrogate(params.surrogate).alpha if params.alpha is None else params.alpha
     return LIFCoefficients(
         decay_mem=decay_mem,
@@ -83,6 +82,23 @@ def lif_coefficients(params: LIFParams, dt: float) -> LIFCoefficients:
         v_reset=params.v_reset,
         alpha=alpha,
     )
+
+
+def _k_syn(tau_m: float, tau: float, dt: float, e_m: float, e_s: float) -> float:
+    """How much of ``i`` reaches ``v`` over a step: the engine's ``current_propagator``
+    (``simcore/engine/src/synapses/mod.rs``), expression for expression, so that a network
+    trained here and run in the engine rounds the same constant."""
+    a = 1.0 / tau - 1.0 / tau_m  # decay-rate difference
+    y = a * dt
+    if abs(y) > 1e-3:
+        return (
+            ((tau * e_s) * (-math.exp(dt / tau) + math.exp(dt / tau_m)))
+            * e_m
+            / ((0.0 - tau_m) + tau)
+        )
+    if y == 0.0:  # the limit when the two time constants meet
+        return dt / tau_m * e_m
+    return e_m * -math.expm1(-y) / (a * tau_m)  # cancellation-free near the limit
 
 
 def initial_state(like: Tensor, params: LIFParams) -> LIFState:
@@ -116,15 +132,63 @@ def lif_sequence(
     ``state`` None starts at rest. This Python loop is the reference every other backend
     (the fused Triton kernel) is checked against.
     """
+    return unroll("current", inputs, state, params, dt)
+
+
+def _delta_step(
+    x: Tensor, state: LIFState, k: LIFCoefficients, params: LIFParams
+) -> tuple[Tensor, LIFState]:
+    v_dec = k.c0 + k.decay_mem * state.v
+    z = surrogate(params.surrogate).function.apply(v_dec - k.v_th, k.alpha)
+    z_reset = z.detach() if params.detach_reset else z
+    # the engine's delta synapse: the input lands after threshold and before reset, so the
+    # input of a step in which the neuron spikes is wiped by the reset
+    v = (1.0 - z_reset) * (v_dec + x) + z_reset * k.v_reset
+    return z, LIFState(v, state.i)
+
+
+def lif_delta_step(
+    input_jump: Tensor, state: LIFState, params: LIFParams, dt: float
+) -> tuple[Tensor, LIFState]:
+    """One step of a LIF population whose input jumps ``v`` directly (the engine's ``delta``
+    synapse; ``tau_syn`` is unused and ``i`` stays as it is): ``(spikes, new_state)``."""
+    return _delta_step(input_jump, state, lif_coefficients(params, dt), params)
+
+
+def _li_step(
+    x: Tensor, state: LIFState, k: LIFCoefficients, params: LIFParams
+) -> tuple[Tensor, LIFState]:
+    v = k.c0 + (k.k_syn * state.i + k.decay_mem * state.v)
+    return v, LIFState(v, k.decay_syn * state.i + x)
+
+
+def li_step(
+    input_current: Tensor, state: LIFState, params: LIFParams, dt: float
+) -> tuple[Tensor, LIFState]:
+    """One step of a non-spiking current-based leaky integrator (a read-out layer; the
+    engine's ``leaky_integrator`` with an ``exp_current`` receptor): ``(v, new_state)``."""
+    return _li_step(input_current, state, lif_coefficients(params, dt), params)
+
+
+_STEPS = {"current": _step, "delta": _delta_step, "integrator": _li_step}
+
+
+def unroll(
+    synapse: str, inputs: Tensor, state: LIFState | None, params: LIFParams, dt: float
+) -> tuple[Tensor, LIFState]:
+    """``T`` reference steps of one neuron kind (``"current"``: :func:`lif_step`, ``"delta"``:
+    :func:`lif_delta_step`, ``"integrator"``: :func:`li_step`) over ``inputs[T, ...]``:
+    ``(outputs[T, ...], final)``; outputs are spikes, or ``v`` for the integrator."""
     if inputs.dim() < 2 or inputs.shape[0] == 0:
         raise ValueError(f"inputs must be [T, ...] with T > 0, got shape {tuple(inputs.shape)}")
+    step = _STEPS[synapse]
     if state is None:
         state = initial_state(inputs[0], params)
     # a state broadcast over the batch (e.g. [N]) is expanded, so every step is [B, N]
     state = LIFState(state.v.expand_as(inputs[0]), state.i.expand_as(inputs[0]))
     k = lif_coefficients(params, dt)
-    spikes = []
+    outputs = []
     for x in inputs.unbind(0):
-        z, state = _step(x, state, k, params)
-        spikes.append(z)
-    return torch.stack(spikes), state
+        out, state = step(x, state, k, params)
+        outputs.append(out)
+    return torch.stack(outputs), state
