@@ -17,9 +17,15 @@ from server.config import Settings
 from server.connections import Connections
 from server.domain.documents.controller import DocumentController
 from server.domain.documents.rooms import open_rooms
+from server.domain.documents.sharing import Sharing
 from server.domain.documents.socket import document_socket
+from server.domain.frames.hub import FrameHub
+from server.domain.frames.socket import frames_socket
 from server.domain.health import health
+from server.domain.library.controller import LibraryController
 from server.domain.models.controller import ModelController
+from server.domain.runs.controller import ModelRunsController, RunController, compute
+from server.domain.runs.service import Runs
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +38,17 @@ def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Li
     @asynccontextmanager
     async def connections(app: Litestar) -> AsyncIterator[None]:
         app.state.connections = await Connections.open(settings, embedded)
-        app.state.rooms = open_rooms(settings, app.state.connections.objects)
+        app.state.rooms = open_rooms(settings, app.state.connections)
+        app.state.sharing = Sharing.from_settings(settings)
+        app.state.runs = Runs(settings, app.state.connections, app.state.rooms)
+        await app.state.runs.start()
+        app.state.frames = FrameHub(settings, app.state.connections.valkey)
         log.info("serving", url=f"http://{settings.host}:{settings.port}")
         try:
             yield
         finally:
+            await app.state.frames.close()
+            await app.state.runs.close()
             await app.state.rooms.close()
             await app.state.connections.close()
             log.info("stopped")
@@ -46,7 +58,12 @@ def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Li
         ModelController,
         DocumentController,
         document_socket,
+        ModelRunsController,
+        RunController,
+        frames_socket,
+        compute,
     ]
+    handlers.append(LibraryController)
     handlers.append(_web_app(settings))
     return Litestar(
         route_handlers=handlers,

@@ -1,4 +1,5 @@
-"""The ``spikex`` command: ``run`` serves SPIKE-X, ``services`` starts the embedded services.
+"""The ``spikex`` command: ``run`` serves SPIKE-X, ``services`` starts the embedded services,
+``library sync`` syncs the component library, ``users create`` makes a user and an API key.
 
 Whatever goes wrong at start-up is said in one line on stderr, with a non-zero exit code.
 """
@@ -44,6 +45,22 @@ def main(argv: list[str] | None = None) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="serve SPIKE-X (starting embedded services as needed)")
     commands.add_parser("services", help="start the embedded services alone; print their URLs")
+    library = commands.add_parser("library", help="the component library").add_subparsers(
+        dest="action", required=True
+    )
+    sync = library.add_parser("sync", help="sync library/ to the database and object storage")
+    sync.add_argument(
+        "--check", action="store_true", help="also run every reference against the engine"
+    )
+    users = commands.add_parser("users", help="users and their API keys").add_subparsers(
+        dest="action", required=True
+    )
+    create = users.add_parser("create", help="make a user; prints a new API key once")
+    create.add_argument("name")
+    create.add_argument("--email", help="the user's e-mail (default: the name)")
+    create.add_argument(
+        "--reviewer", action="store_true", help="may approve or reject contributions"
+    )
     arguments = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _stop_requested)
     try:
@@ -51,6 +68,10 @@ def main(argv: list[str] | None = None) -> None:
         configure_logging(settings)
         if arguments.command == "run":
             run(settings)
+        elif arguments.command == "library":
+            library_sync(settings, check=arguments.check)
+        elif arguments.command == "users":
+            create_user(settings, arguments.name, arguments.email, arguments.reviewer)
         else:
             services(settings)
     except (CommandError, SettingsError, ServiceError) as error:
@@ -221,18 +242,86 @@ class _Supervisor(threading.Thread):
 
 def _prepare(settings: Settings) -> None:
     """Check every service and apply the migrations before accepting a request."""
+    from library.loader import ComponentError
     from server.connections import Connections, StartupError, migrate
+    from server.domain.library.sync import sync_with
 
     async def check() -> None:
         connections = await Connections.open(settings)
         await connections.close()
         assert settings.database_url
         await migrate(settings.database_url)
+        if settings.library_sync:
+            await sync_with(settings)
 
     try:
         asyncio.run(check())
     except StartupError as error:
         raise CommandError(str(error)) from None
+    except ComponentError as error:
+        raise CommandError(f"the component library: {error}") from None
+
+
+@contextmanager
+def _services_for_command(settings: Settings) -> Iterator[Settings]:
+    """The services a one-off command uses: a running SPIKE-X's (from its services.json),
+    else embedded ones started for the command, with the migrations applied."""
+    state = settings.data_dir / "services.json"
+    if state.is_file():
+        running = json.loads(state.read_text()).get("services", {})
+        settings = msgspec.structs.replace(
+            settings,
+            database_url=settings.database_url or running.get("postgres", {}).get("url"),
+            valkey_url=settings.valkey_url or running.get("valkey", {}).get("url"),
+            object_store_url=settings.effective_object_store_url,
+        )
+    if settings.database_url and settings.valkey_url:
+        yield settings
+        return
+    with _embedded_services(settings) as (started, _):
+        yield started
+
+
+def library_sync(settings: Settings, *, check: bool) -> None:
+    from library.loader import ComponentError
+    from server.connections import StartupError, migrate
+    from server.domain.library.sync import sync_with
+
+    with _services_for_command(settings) as settings:
+        assert settings.database_url
+        try:
+            asyncio.run(migrate(settings.database_url))
+            report = asyncio.run(sync_with(settings, check=check))
+        except StartupError as error:
+            raise CommandError(str(error)) from None
+        except ComponentError as error:
+            raise CommandError(str(error)) from None
+    print(json.dumps(msgspec.to_builtins(report), indent=2), flush=True)
+
+
+def create_user(settings: Settings, name: str, email: str | None, reviewer: bool) -> None:
+    from server.auth.service import UserExists
+    from server.auth.service import create_user as create
+    from server.connections import Connections, StartupError, migrate
+
+    async def make() -> str:
+        assert settings.database_url
+        await migrate(settings.database_url)
+        connections = await Connections.open(settings)
+        try:
+            _, key = await create(name, email, reviewer)
+        finally:
+            await connections.close()
+        return key
+
+    with _services_for_command(settings) as settings:
+        try:
+            key = asyncio.run(make())
+        except (StartupError, UserExists) as error:
+            raise CommandError(str(error)) from None
+    role = "reviewer" if reviewer else "user"
+    print(f"created {role} {name}; API key (shown once, keep it secret):", file=sys.stderr)
+    print(key, flush=True)
 
 
 def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket) -> None:

@@ -15,6 +15,7 @@ import msgspec
 import platformdirs
 
 LogFormat = Literal["console", "json"]
+DocumentRole = Literal["editor", "viewer", "embed"]
 
 
 class SettingsError(ValueError):
@@ -70,12 +71,76 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     doc_close_timeout_s: float = 5.0
     """``SPIKEX_DOC_CLOSE_TIMEOUT_S``: how long closing a document connection waits on a
     peer that does not read."""
+    doc_retry_s: float = 1.0
+    """``SPIKEX_DOC_RETRY_S``: how long the document fan-out waits before reconnecting to
+    Valkey, or a room before trying again to catch up from storage."""
+    doc_fanout_queue_bytes: int = 16 * 1024 * 1024
+    """``SPIKEX_DOC_FANOUT_QUEUE_BYTES``: what may wait to be published to other server
+    processes; beyond it the oldest is dropped (the others then catch up from the log)."""
+    doc_awareness_timeout_s: float = 30.0
+    """``SPIKEX_DOC_AWARENESS_TIMEOUT_S``: drop a cursor relayed from another server process
+    once it has not been renewed for this long (its process ended without saying so)."""
+    doc_default_role: DocumentRole = "editor"
+    """``SPIKEX_DOC_DEFAULT_ROLE``: the role of a document connection without a share token."""
+    doc_share_expiry_s: float = 7 * 24 * 3600.0
+    """``SPIKEX_DOC_SHARE_EXPIRY_S``: how long a share token lasts when none is asked for."""
+    executor: str = "local"
+    """``SPIKEX_EXECUTOR``: where runs execute: ``local`` (a pool of worker processes on this
+    machine) or ``ray://host:port`` (a Ray cluster, reached at its GCS address)."""
+    run_workers: int = 2
+    """``SPIKEX_RUN_WORKERS``: how many runs the local executor runs at once (more wait)."""
+    run_frames_maxlen: int = 1000
+    """``SPIKEX_RUN_FRAMES_MAXLEN``: frames a run's Valkey stream keeps (older are trimmed)."""
+    run_events_maxlen: int = 1000
+    """``SPIKEX_RUN_EVENTS_MAXLEN``: events (state, progress, metrics, logs) a run's Valkey
+    stream keeps."""
+    run_heartbeat_s: float = 1.0
+    """``SPIKEX_RUN_HEARTBEAT_S``: how often a worker says it is alive."""
+    run_heartbeat_ttl_s: float = 5.0
+    """``SPIKEX_RUN_HEARTBEAT_TTL_S``: a worker silent this long is dead; its run fails."""
+    run_streams_ttl_s: float = 3600.0
+    """``SPIKEX_RUN_STREAMS_TTL_S``: how long a finished run's Valkey streams are kept (its
+    recording, metrics and logs stay in storage)."""
+    frames_poll_s: float = 1.0
+    """``SPIKEX_FRAMES_POLL_S``: how long one read of a run's frame stream waits in Valkey."""
+    frames_retry_s: float = 0.5
+    """``SPIKEX_FRAMES_RETRY_S``: how long a frame reader waits before reconnecting to Valkey."""
+    frames_recent_metrics: int = 100
+    """``SPIKEX_FRAMES_RECENT_METRICS``: progress events (with metrics) a viewer that joins a
+    live run receives first."""
+    frames_record_chunk_bytes: int = 4 * 1024 * 1024
+    """``SPIKEX_FRAMES_RECORD_CHUNK_BYTES``: a run's recording is stored in chunks of about
+    this size (replay downloads one at a time)."""
+    frames_record_flush_s: float = 10.0
+    """``SPIKEX_FRAMES_RECORD_FLUSH_S``: a recording chunk is stored at least this often."""
+    frames_max_control_bytes: int = 1024 * 1024
+    """``SPIKEX_FRAMES_MAX_CONTROL_BYTES``: the largest control message a viewer may send."""
+    frames_max_selected: int = 20_000
+    """``SPIKEX_FRAMES_MAX_SELECTED``: neurons a viewer may choose at full resolution."""
+    frames_max_raster_cells: int = 256 * 1024
+    """``SPIKEX_FRAMES_MAX_RASTER_CELLS``: the largest binned raster (rows x columns) a viewer
+    may ask for per monitor and frame."""
+    frames_max_replay_speed: float = 1000.0
+    """``SPIKEX_FRAMES_MAX_REPLAY_SPEED``: the fastest replay (x biological time)."""
+    frames_close_timeout_s: float = 2.0
+    """``SPIKEX_FRAMES_CLOSE_TIMEOUT_S``: how long closing a viewer's socket waits on a
+    viewer that does not read."""
     log_level: str = "info"
     """``SPIKEX_LOG_LEVEL``: debug, info, warning or error."""
     log_format: LogFormat = "console"
     """``SPIKEX_LOG_FORMAT``: ``console`` for people, ``json`` for log collectors."""
     web_dist: Path = Path(__file__).resolve().parent.parent / "web" / "dist"
     """``SPIKEX_WEB_DIST``: the built web app served at ``/``."""
+    library_dir: Path = Path(__file__).resolve().parent.parent / "library"
+    """``SPIKEX_LIBRARY_DIR``: the component library synced to the database at start-up."""
+    library_sync: bool = True
+    """``SPIKEX_LIBRARY_SYNC``: sync the library at start-up (``spikex library sync`` does it
+    by hand)."""
+    library_check_timeout_s: float = 120.0
+    """``SPIKEX_LIBRARY_CHECK_TIMEOUT_S``: how long checking a contributed component (its
+    reference implementation, in a separate process) may take."""
+    library_max_upload_bytes: int = 16 * 1024 * 1024
+    """``SPIKEX_LIBRARY_MAX_UPLOAD_BYTES``: the largest contributed component (all files)."""
 
     @property
     def objects_dir(self) -> Path:
@@ -109,9 +174,35 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_DOC_COMPACT_IDLE_S": "doc_compact_idle_s",
     "SPIKEX_DOC_UNLOAD_IDLE_S": "doc_unload_idle_s",
     "SPIKEX_DOC_CLOSE_TIMEOUT_S": "doc_close_timeout_s",
+    "SPIKEX_DOC_RETRY_S": "doc_retry_s",
+    "SPIKEX_DOC_FANOUT_QUEUE_BYTES": "doc_fanout_queue_bytes",
+    "SPIKEX_DOC_AWARENESS_TIMEOUT_S": "doc_awareness_timeout_s",
+    "SPIKEX_DOC_DEFAULT_ROLE": "doc_default_role",
+    "SPIKEX_DOC_SHARE_EXPIRY_S": "doc_share_expiry_s",
+    "SPIKEX_EXECUTOR": "executor",
+    "SPIKEX_RUN_WORKERS": "run_workers",
+    "SPIKEX_RUN_FRAMES_MAXLEN": "run_frames_maxlen",
+    "SPIKEX_RUN_EVENTS_MAXLEN": "run_events_maxlen",
+    "SPIKEX_RUN_HEARTBEAT_S": "run_heartbeat_s",
+    "SPIKEX_RUN_HEARTBEAT_TTL_S": "run_heartbeat_ttl_s",
+    "SPIKEX_RUN_STREAMS_TTL_S": "run_streams_ttl_s",
+    "SPIKEX_FRAMES_POLL_S": "frames_poll_s",
+    "SPIKEX_FRAMES_RETRY_S": "frames_retry_s",
+    "SPIKEX_FRAMES_RECENT_METRICS": "frames_recent_metrics",
+    "SPIKEX_FRAMES_RECORD_CHUNK_BYTES": "frames_record_chunk_bytes",
+    "SPIKEX_FRAMES_RECORD_FLUSH_S": "frames_record_flush_s",
+    "SPIKEX_FRAMES_MAX_CONTROL_BYTES": "frames_max_control_bytes",
+    "SPIKEX_FRAMES_MAX_SELECTED": "frames_max_selected",
+    "SPIKEX_FRAMES_MAX_RASTER_CELLS": "frames_max_raster_cells",
+    "SPIKEX_FRAMES_MAX_REPLAY_SPEED": "frames_max_replay_speed",
+    "SPIKEX_FRAMES_CLOSE_TIMEOUT_S": "frames_close_timeout_s",
     "SPIKEX_LOG_LEVEL": "log_level",
     "SPIKEX_LOG_FORMAT": "log_format",
     "SPIKEX_WEB_DIST": "web_dist",
+    "SPIKEX_LIBRARY_DIR": "library_dir",
+    "SPIKEX_LIBRARY_SYNC": "library_sync",
+    "SPIKEX_LIBRARY_CHECK_TIMEOUT_S": "library_check_timeout_s",
+    "SPIKEX_LIBRARY_MAX_UPLOAD_BYTES": "library_max_upload_bytes",
 }
 _FIELD_TO_VARIABLE = {field: variable for variable, field in ENVIRONMENT.items()}
 
@@ -154,9 +245,33 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "doc_compact_idle_s",
         "doc_unload_idle_s",
         "doc_close_timeout_s",
+        "library_check_timeout_s",
+        "library_max_upload_bytes",
+        "run_workers",
+        "run_frames_maxlen",
+        "run_events_maxlen",
+        "run_heartbeat_s",
+        "run_heartbeat_ttl_s",
+        "run_streams_ttl_s",
+        "doc_retry_s",
+        "doc_fanout_queue_bytes",
+        "doc_awareness_timeout_s",
+        "doc_share_expiry_s",
+        "frames_poll_s",
+        "frames_retry_s",
+        "frames_recent_metrics",
+        "frames_record_chunk_bytes",
+        "frames_record_flush_s",
+        "frames_max_control_bytes",
+        "frames_max_selected",
+        "frames_max_raster_cells",
+        "frames_max_replay_speed",
+        "frames_close_timeout_s",
     ):
         if getattr(settings, field) <= 0:
             raise SettingsError(f"{_FIELD_TO_VARIABLE[field]} must be positive")
+    if settings.executor != "local" and not settings.executor.startswith("ray://"):
+        raise SettingsError(f"SPIKEX_EXECUTOR={settings.executor!r}: use local or ray://host:port")
     return settings
 
 

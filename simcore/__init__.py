@@ -1,8 +1,9 @@
 """simcore: the SPIKE-X engine (Rust core via ``simcore._native``, Torch path beside it).
 
 ``build(spec)`` turns a ``ModelSpec`` (``simcore.spec``) into a ``Simulation``, whose ``run``
-yields ``Frame``s chunk by chunk. The components, parameters and units ``build`` knows are in
-one table, ``simcore._components`` (``describe()`` renders it).
+yields ``Frame``s chunk by chunk. The components, parameters, units and ranges ``build`` knows
+come from the component library (``library/``), read by ``simcore._components``
+(``describe()`` renders them; a ``Catalog`` holds the versions a build may use).
 
 The names below load on first use, so ``import simcore.spec`` (the contract) needs neither
 the native module nor numpy.
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from simcore._build import BuildError, build
-    from simcore._components import COMPONENTS, describe
+    from simcore._components import COMPONENTS, Catalog, describe
     from simcore._native import (
         ENGINE_VERSION,
         IndexOutOfRangeError,
@@ -32,6 +33,7 @@ _WHERE = {
     "BuildError": "simcore._build",
     "build": "simcore._build",
     "COMPONENTS": "simcore._components",
+    "Catalog": "simcore._components",
     "describe": "simcore._components",
     "ENGINE_VERSION": "simcore._native",
     "IndexOutOfRangeError": "simcore._native",
@@ -53,6 +55,7 @@ __all__ = [
     "COMPONENTS",
     "ENGINE_VERSION",
     "BuildError",
+    "Catalog",
     "Change",
     "Frame",
     "IndexOutOfRangeError",

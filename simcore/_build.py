@@ -1,6 +1,9 @@
 """``build(spec)``: a ``ModelSpec`` onto the engine, or one ``BuildError`` listing every problem.
 
-What each component and parameter means, its unit and default: ``simcore/_components.py``.
+What each component and parameter means, its unit, default and range: the component library
+(``library/``), as ``simcore/_components.py`` reads it. A component pinned to a version
+(``Component("lif", version="1.0.0")``) is resolved in the ``catalog`` given to ``build``; a
+withdrawn or unknown one is refused with its path.
 Numbers are converted to SI with the units of ``simcore.spec``; values drawn per element
 (``uniform``, ``normal``) and every engine seed (connectivity, Poisson trains) come from
 ``spec.simulation.seed`` and the item's path, so one seed gives one network, and adding an
@@ -30,7 +33,15 @@ import numpy as np
 import numpy.typing as npt
 
 from simcore import _native
-from simcore._components import COMPONENTS, ComponentInfo, Kind, names
+from simcore._components import (
+    COMPONENTS,
+    DEFAULT_CATALOG,
+    Catalog,
+    ComponentInfo,
+    Kind,
+    Parameter,
+    UnknownComponent,
+)
 from simcore._network import Layout, Simulation
 from simcore.spec import (
     UNITS,
@@ -60,11 +71,14 @@ class BuildError(ValueError):
         super().__init__(f"the spec cannot be built ({len(errors)} problems):\n{lines}")
 
 
-def build(spec: ModelSpec, *, threads: int | None = None) -> Simulation:
+def build(
+    spec: ModelSpec, *, threads: int | None = None, catalog: Catalog | None = None
+) -> Simulation:
     """The network ``spec`` describes, built in the engine and ready to ``run``.
 
     ``threads``: how many threads the engine uses (None: one per core); the results do not
-    depend on it. Raises ``BuildError`` with every problem found."""
+    depend on it. ``catalog``: the component versions that may be used (None: this
+    repository's library). Raises ``BuildError`` with every problem found."""
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
     errors = check(spec)
@@ -72,7 +86,7 @@ def build(spec: ModelSpec, *, threads: int | None = None) -> Simulation:
         errors.append(SpecError("kind", "simcore simulates spiking networks (kind 'snn')"))
     if errors:
         raise BuildError(errors)
-    return _Builder(spec, threads).build()
+    return _Builder(spec, threads, catalog or DEFAULT_CATALOG).build()
 
 
 class _Problem(Exception):
@@ -104,8 +118,9 @@ class _Population:
 
 
 class _Builder:
-    def __init__(self, spec: ModelSpec, threads: int | None) -> None:
+    def __init__(self, spec: ModelSpec, threads: int | None, catalog: Catalog) -> None:
         self.spec = spec
+        self.catalog = catalog
         self.threads = threads
         self.errors: list[SpecError] = []
         self.entropy = spec.simulation.seed % 2**64
@@ -222,14 +237,11 @@ class _Builder:
     # ---------------------------------------------------------------- components
 
     def component(self, component: Component, kind: Kind, path: str) -> ComponentInfo:
-        info = COMPONENTS.get(component.name)
-        if info is None or info.kind != kind:
-            also = f" ({component.name!r} is a {info.kind})" if info else ""
-            raise _Problem(
-                f"{path}/name",
-                f"unknown {kind} {component.name!r}{also}; known: {', '.join(names(kind))}",
-            )
-        return info
+        try:
+            return self.catalog.resolve(component.name, component.version, kind)
+        except UnknownComponent as error:
+            pinned = component.version is not None and not str(error).startswith("unknown")
+            raise _Problem(f"{path}/{'version' if pinned else 'name'}", str(error)) from None
 
     def check_names(self, component: Component, info: ComponentInfo, path: str) -> None:
         for name in component.parameters:
@@ -260,6 +272,7 @@ class _Builder:
             where = f"{path}/parameters/{name}"
             if given is not None:
                 value = self.si(given, unit, where, n=n, scalar=n is None)
+                self.check_range(parameter, value, where)
             elif parameter.default is not None:
                 value = parameter.default * UNITS[unit][1]
             elif parameter.optional:
@@ -268,6 +281,33 @@ class _Builder:
                 raise _Problem(where, f"{info.name} needs {name} ({parameter.meaning}, in {unit})")
             values[name] = value / divisor
         return values
+
+    @staticmethod
+    def check_range(parameter: Parameter, value: Number, path: str) -> None:
+        """Refuses a value outside the library's range for ``parameter`` (bounds in its unit;
+        a ``weight`` parameter's scale depends on the projection, so only its sign is
+        checked)."""
+        factor = UNITS[parameter.unit][1] if parameter.unit in UNITS else None
+        low, high = parameter.low, parameter.high
+        if factor is None:  # only a bound of 0 means the same in every weight unit
+            low = low if low == 0 else None
+            high = high if high == 0 else None
+        values = np.atleast_1d(value) / (factor or 1.0)
+        smallest, largest = float(values.min()), float(values.max())
+        # a relative margin: a bound given in another unit must not fail on rounding
+        below = low is not None and smallest < low - 1e-12 * abs(low)
+        above = high is not None and largest > high + 1e-12 * abs(high)
+        if below or above:
+            shown = smallest if below else largest
+            bounds = (
+                f"[{'-inf' if parameter.low is None else f'{parameter.low:g}'}, "
+                f"{'inf' if parameter.high is None else f'{parameter.high:g}'}]"
+            )
+            raise _Problem(
+                path,
+                f"{parameter.name} = {shown:g} {parameter.unit} is outside the allowed range "
+                f"{bounds} {parameter.unit}",
+            )
 
     @staticmethod
     def engine_parameters(info: ComponentInfo, values: dict[str, Number]) -> dict[str, Number]:

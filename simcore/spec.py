@@ -174,6 +174,8 @@ class Training(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_def
     encoding: Literal["rate", "latency"] | None = None
     readout: Literal["rate", "first_spike", "membrane"] | None = None
     surrogate: str | None = None
+    gradient_clip: Annotated[float, msgspec.Meta(gt=0)] | None = None
+    """Largest global gradient norm; None: no clipping."""
 
 
 class Simulation(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -4,10 +4,32 @@ from pathlib import Path
 
 from piccolo.conf.apps import AppConfig
 
-from server.db.tables import DocumentSnapshot, DocumentUpdate, Model, User
+from server.db.tables import (
+    ApiKey,
+    DocumentSnapshot,
+    DocumentUpdate,
+    DocumentVersion,
+    LibraryComponent,
+    Model,
+    Run,
+    RunLog,
+    RunMetric,
+    User,
+)
 
 APP_CONFIG = AppConfig(
     app_name="spikex",
     migrations_folder_path=str(Path(__file__).parent / "migrations"),
-    table_classes=[User, Model, DocumentUpdate, DocumentSnapshot],
+    table_classes=[
+        User,
+        Model,
+        DocumentUpdate,
+        DocumentSnapshot,
+        DocumentVersion,
+        Run,
+        RunMetric,
+        RunLog,
+        ApiKey,
+        LibraryComponent,
+    ],
 )

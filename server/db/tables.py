@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from piccolo.columns import UUID, BigSerial, Bytea, ForeignKey, OnDelete, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    Array,
+    BigInt,
+    BigSerial,
+    Boolean,
+    Bytea,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -13,8 +28,22 @@ class User(Table, tablename="users"):
     id = UUID(primary_key=True)
     email = Varchar(length=320, unique=True)
     display_name = Varchar(length=200)
+    reviewer = Boolean(default=False)
+    """May approve or reject contributions to the component library."""
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class ApiKey(Table, tablename="api_keys"):
+    """A key a script (or a person) signs in with; only its SHA-256 is kept."""
+
+    id = UUID(primary_key=True)
+    user = ForeignKey(User, null=False, on_delete=OnDelete.cascade, index=True)
+    key_hash = Varchar(length=64, unique=True)
+    prefix = Varchar(length=16)
+    """The key's first characters, to tell keys apart in a list."""
+    created_at = Timestamptz(default=TimestamptzNow())
+    last_used_at = Timestamptz(null=True, default=None)
 
 
 class Model(Table, tablename="models"):
@@ -46,3 +75,93 @@ class DocumentSnapshot(Table, tablename="document_snapshots"):
     model = ForeignKey(Model, null=False, on_delete=OnDelete.cascade, unique=True)
     object_key = Varchar(length=300)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class DocumentVersion(Table, tablename="document_versions"):
+    """A named version of a model's document: its state (Yjs binary) kept in object storage,
+    apart from the snapshots compaction replaces."""
+
+    id = UUID(primary_key=True)
+    model = ForeignKey(Model, null=False, on_delete=OnDelete.cascade, index=True)
+    name = Varchar(length=200)
+    object_key = Varchar(length=300)
+    size = Integer()
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+
+
+class Run(Table, tablename="runs"):
+    """A simulation or a training of a model, with the spec it was frozen with."""
+
+    id = UUID(primary_key=True)
+    model = ForeignKey(Model, null=False, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=16)
+    state = Varchar(length=16, index=True)
+    spec = JSONB()
+    """The ``ModelSpec`` the run runs, frozen when it was asked for."""
+    options = JSONB()
+    """What was asked for besides the spec (``runs.schemas.RunOptions``)."""
+    error = Text(null=True, default=None)
+    worker = Varchar(length=300, null=True, default=None)
+    """Where it runs: host and process id."""
+    progress = DoublePrecision(default=0.0)
+    step = BigInt(default=0)
+    """Steps (simulation) or epochs (training) done."""
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    started_at = Timestamptz(null=True, default=None)
+    ended_at = Timestamptz(null=True, default=None)
+
+
+class RunMetric(Table, tablename="run_metrics"):
+    """One value of one metric of a run at one step (or epoch)."""
+
+    id = BigSerial(primary_key=True)
+    run = ForeignKey(Run, null=False, on_delete=OnDelete.cascade, index=True)
+    step = BigInt()
+    name = Varchar(length=200)
+    value = DoublePrecision()
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RunLog(Table, tablename="run_logs"):
+    """One line of a run's log."""
+
+    id = BigSerial(primary_key=True)
+    run = ForeignKey(Run, null=False, on_delete=OnDelete.cascade, index=True)
+    level = Varchar(length=16)
+    message = Text()
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class LibraryComponent(Table, tablename="library_components"):
+    """One version of a library component: its metadata here, its files in object storage
+    (under ``object_prefix``). Rows are never deleted: a component that leaves the library
+    is marked withdrawn, so models that pin it get a clear refusal instead of a dangling
+    reference. ``search`` (a tsvector kept by a trigger) is not declared: only SQL reads it."""
+
+    id = UUID(primary_key=True)
+    kind = Varchar(length=16, index=True)
+    name = Varchar(length=64, index=True)
+    version = Varchar(length=32)
+    title = Varchar(length=200)
+    summary = Text()
+    tags = Array(Varchar(length=64))
+    description = Text()
+    """description.md, Markdown."""
+    math = Text()
+    """math.tex, TeX."""
+    definition = JSONB()
+    """component.toml, as JSON."""
+    files = JSONB()
+    """The names of the component's files (each at ``object_prefix/<name>``)."""
+    content_hash = Varchar(length=64)
+    object_prefix = Varchar(length=300)
+    status = Varchar(length=16, index=True)
+    """pending (a contribution awaiting review), approved or rejected."""
+    withdrawn = Boolean(default=False)
+    source = Varchar(length=16)
+    """repository (synced from library/) or contribution."""
+    submitted_by = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    reviewed_by = ForeignKey(User, null=True, on_delete=OnDelete.set_null)
+    review_comment = Text(default="")
+    created_at = Timestamptz(default=TimestamptzNow())
+    updated_at = Timestamptz(default=TimestamptzNow())
