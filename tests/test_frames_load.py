@@ -8,7 +8,7 @@ import asyncio
 import socket
 
 from server.connections import Connections
-from tests.frame_streams import Watcher, new_model, publish, spike_frame, stored_run
+from tests.frame_streams import Watcher, eventually, new_model, publish, spike_frame, stored_run
 from tests.servers import ServerProcess
 
 VIEWERS = 200
@@ -47,9 +47,16 @@ async def test_200_viewers_10_never_reading_the_others_get_every_frame_in_order(
     try:
 
         async def produce() -> None:
+            # Each frame once every reader has the one before: so a reader that misses one
+            # was held up by the stuck viewers, not outpaced by a producer on a busy machine.
             for index in range(5, FRAMES):
                 await publish(connections.valkey, run, spike_frame(run, index))
-                await asyncio.sleep(0.02)
+                assert await eventually(
+                    lambda i=index: all(
+                        r.frames and r.frames[-1].header.index >= i for r in readers
+                    ),
+                    timeout_s=30,
+                ), f"not every reader got frame {index}"
 
         async def watch(reader: Watcher) -> None:
             await reader.until_frame(lambda f: f.header.index == FRAMES - 1, timeout_s=120)
@@ -57,12 +64,7 @@ async def test_200_viewers_10_never_reading_the_others_get_every_frame_in_order(
         await asyncio.gather(produce(), *(watch(r) for r in readers))
         for reader in readers:
             got = [f.header.index for f in reader.frames]
-            assert got == sorted(set(got))
-            assert got[-1] == FRAMES - 1
-            for before, after in zip(reader.frames, reader.frames[1:], strict=False):
-                assert after.header.index - before.header.index - 1 == after.header.skipped
-        delivered = sum(len(r.frames) for r in readers) / len(readers)
-        assert delivered > FRAMES / 2, delivered  # they keep getting frames, not just the last
+            assert got[got.index(5) :] == list(range(5, FRAMES)), got
     finally:
         for sock in stuck:
             sock.close()

@@ -91,6 +91,7 @@ class Worker:
         self.step = 0
         self._metrics: list[RunMetric] = []
         self._logs: list[RunLog] = []
+        self._flushing = asyncio.Lock()
         self._process = psutil.Process()
         self._process.cpu_percent()  # the first call only starts the measurement
         self._simulation: Any = None
@@ -419,7 +420,9 @@ class Worker:
                     "memory_bytes": float(self._process.memory_info().rss),
                 },
             )
-            await self._flush()
+            # Shielded: the heartbeat is cancelled when the run ends, and a write cut off
+            # halfway would drop the rows it had taken; ``_finish`` waits for it instead.
+            await asyncio.shield(self._flush())
 
     async def _beat(self) -> None:
         ttl_ms = int(self.settings.run_heartbeat_ttl_s * 1000)
@@ -428,6 +431,10 @@ class Worker:
 
     async def _flush(self) -> bool:
         """Write what waits to PostgreSQL; False (kept for the next try) when it cannot."""
+        async with self._flushing:
+            return await self._write_pending()
+
+    async def _write_pending(self) -> bool:
         metrics, logs = self._metrics, self._logs
         self._metrics, self._logs = [], []
         try:
