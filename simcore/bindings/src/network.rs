@@ -424,7 +424,7 @@ impl Network {
             PyArray1::from_vec(py, pre),
             PyArray1::from_vec(py, post),
             PyArray1::from_vec(py, delay),
-            PyArray1::from_slice(py, p.weights()),
+            PyArray1::from_slice(py, &p.weights()),
         ))
     }
 

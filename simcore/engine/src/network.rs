@@ -639,6 +639,9 @@ impl Network {
                 self.step_once();
             }
         }
+        for pop in &mut self.populations {
+            pop.receptors.flush();
+        }
         Ok(self.drain(start, self.events - events_before))
     }
 
@@ -659,7 +662,11 @@ impl Network {
         for m in &mut self.monitors {
             if let Monitor::State(sm) = m {
                 if t % sm.every == 0 {
-                    let pop = &self.populations[sm.population.0];
+                    let pop = &mut self.populations[sm.population.0];
+                    if matches!(sm.var, VarRef::Receptor(_)) {
+                        // the state at the start of the step includes last step's deliveries
+                        pop.receptors.flush();
+                    }
                     sm.data.steps.push(t);
                     for &j in &sm.data.neurons {
                         sm.data.values.push(pop.read(sm.var, j as usize));

@@ -124,7 +124,7 @@ fn generator_spikes_arrive_at_exactly_their_targets_after_exactly_their_delay() 
         steps,
         (&ids, &times),
         (&pre, &post, &delay),
-        projection.weights(),
+        &projection.weights(),
         &samples,
     );
     assert_eq!(events, delivered, "event count");

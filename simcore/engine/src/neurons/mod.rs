@@ -206,7 +206,7 @@ pub(crate) fn for_each_block<A: Send, E: Send, F>(
 ) where
     F: Fn(BlockView<'_, A, E>) + Sync,
 {
-    let (list, data, block_len) = receptors.blocks_mut();
+    let (list, data, pending, block_len) = receptors.blocks_mut();
     let n_blocks = n.div_ceil(BLOCK);
     if n_blocks == 0 {
         return;
@@ -219,6 +219,7 @@ pub(crate) fn for_each_block<A: Send, E: Send, F>(
         aux,
         extra,
         rec: data,
+        pending,
         spikes,
     };
     recurse(span, block_len, list, work);
@@ -232,6 +233,7 @@ struct Span<'a, A, E> {
     aux: &'a mut [A],
     extra: &'a mut [E],
     rec: &'a mut [f64],
+    pending: &'a mut [Vec<(u32, f64)>],
     spikes: &'a mut [Vec<u32>],
 }
 
@@ -259,9 +261,14 @@ fn recurse<A: Send, E: Send, F>(
             aux,
             extra,
             rec,
+            pending,
             spikes,
             ..
         } = span;
+        // the spikes delivered to this block last step, added while its state is loaded
+        if let Some(queue) = pending.first_mut() {
+            crate::synapses::apply(rec, queue);
+        }
         if let Some(out) = spikes.first_mut() {
             work(BlockView {
                 start: first * BLOCK,
@@ -285,6 +292,7 @@ fn recurse<A: Send, E: Send, F>(
         aux,
         extra,
         rec,
+        pending,
         spikes,
     } = span;
     let [a, b, c, d] = vars;
@@ -295,6 +303,7 @@ fn recurse<A: Send, E: Send, F>(
     let (x0, x1) = split(aux, at);
     let (e0, e1) = split(extra, half);
     let (r0, r1) = rec.split_at_mut(half * block_len);
+    let (p0, p1) = pending.split_at_mut(half);
     let (s0, s1) = spikes.split_at_mut(half);
     let left = Span {
         first,
@@ -304,6 +313,7 @@ fn recurse<A: Send, E: Send, F>(
         aux: x0,
         extra: e0,
         rec: r0,
+        pending: p0,
         spikes: s0,
     };
     let right = Span {
@@ -314,6 +324,7 @@ fn recurse<A: Send, E: Send, F>(
         aux: x1,
         extra: e1,
         rec: r1,
+        pending: p1,
         spikes: s1,
     };
     rayon::join(

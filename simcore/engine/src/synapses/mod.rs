@@ -144,6 +144,9 @@ pub struct Receptors {
     rows: usize,
     list: Vec<Receptor>,
     data: Vec<f64>,
+    /// Per block: spikes delivered but not yet added, as (index in the block's chunk, amount),
+    /// in delivery order. See [`Receptors::queue`].
+    pending: Vec<Vec<(u32, f64)>>,
 }
 
 /// Where a spike's weight lands: a state row of a receptor (scaled by `factor`), or the voltage.
@@ -162,6 +165,7 @@ impl Receptors {
             rows: 0,
             list: Vec::new(),
             data: vec![0.0; n.div_ceil(BLOCK) * BLOCK],
+            pending: vec![Vec::new(); n.div_ceil(BLOCK)],
         }
     }
 
@@ -248,10 +252,35 @@ impl Receptors {
         }
     }
 
-    /// Raw block-major state (for delivery).
-    #[inline(always)]
+    /// Raw block-major state.
+    #[cfg(test)]
     pub(crate) fn data_mut(&mut self) -> &mut [f64] {
         &mut self.data
+    }
+
+    /// The per-block queues of delivered amounts (see [`Receptors::queue`]).
+    #[inline(always)]
+    pub(crate) fn pending_mut(&mut self) -> &mut [Vec<(u32, f64)>] {
+        &mut self.pending
+    }
+
+    /// Queues `amount` for state `row` of neuron `j`. Delivery only sorts spikes into their
+    /// target's block, a streaming write; the additions happen block by block, in parallel, just
+    /// before the block's next update (or at [`Receptors::flush`]), when the block's state is in
+    /// cache. A queue keeps the delivery order, so each state receives its additions in the
+    /// same order as if they were made at once: the result is the same, bit for bit.
+    #[inline(always)]
+    pub(crate) fn queue(pending: &mut [Vec<(u32, f64)>], row: usize, j: usize, amount: f64) {
+        let local = row * BLOCK + (j & (BLOCK - 1));
+        pending[j >> LOG_BLOCK].push((local as u32, amount));
+    }
+
+    /// Makes every queued addition (before the state is read or written from outside a step).
+    pub(crate) fn flush(&mut self) {
+        let len = self.block_len();
+        for (chunk, queue) in self.data.chunks_mut(len).zip(&mut self.pending) {
+            apply(chunk, queue);
+        }
     }
 
     /// Length of one block's chunk of the state (`BLOCK * rows`, at least `BLOCK`).
@@ -309,11 +338,23 @@ impl Receptors {
         }
     }
 
-    /// Splits the storage into one mutable chunk per block.
-    pub(crate) fn blocks_mut(&mut self) -> (&[Receptor], &mut [f64], usize) {
+    /// The receptors, the block-major storage, the per-block queues and the length of a
+    /// block's chunk of the storage.
+    pub(crate) fn blocks_mut(
+        &mut self,
+    ) -> (&[Receptor], &mut [f64], &mut [Vec<(u32, f64)>], usize) {
         let len = self.block_len();
-        (&self.list, &mut self.data, len)
+        (&self.list, &mut self.data, &mut self.pending, len)
     }
+}
+
+/// Adds a block's queued amounts to its chunk of the state, in order, and empties the queue.
+#[inline]
+pub(crate) fn apply(chunk: &mut [f64], queue: &mut Vec<(u32, f64)>) {
+    for &(i, x) in queue.iter() {
+        chunk[i as usize] += x;
+    }
+    queue.clear();
 }
 
 /// Advances every receptor state of local neurons `lo..hi` of one block by one step (exact).
@@ -496,7 +537,7 @@ mod tests {
         r.data_mut()[i] += 3.0 * factor;
         let mut peak = (0.0, 0usize);
         for step in 1..1000 {
-            let (list, data, _) = r.blocks_mut();
+            let (list, data, _, _) = r.blocks_mut();
             decay_block(list, data, 0, 1);
             let x = r.get(row + 1, 0);
             if x > peak.0 {
