@@ -1,7 +1,8 @@
 """A room: one document, the peers editing it, their awareness, and the document's storage.
 
-Every change takes one path, one at a time: apply it to the document, append the update Yjs
-made of it to the log, then send that to every peer (the sender too: it is the sender's
+Every change takes one path, one batch at a time: apply it to the document, append the update
+Yjs made of it to the log (the changes that came while the previous batch was being stored go
+in one transaction together), then send that to every peer (the sender too: it is the sender's
 acknowledgement). So a change any peer has seen is durable, and a peer that joins at any
 moment misses nothing: what came before reaches it in its sync step 2 (answered under the same
 lock), what comes after in the broadcast, which it is part of from the moment it joins.
@@ -145,6 +146,8 @@ class Room:
         self.closed = False
         self._release = release
         self._changes: list[bytes] = []
+        self._incoming: list[tuple[bytes, asyncio.Future[bool]]] = []
+        """Updates waiting for the next batch to commit them, each with what became of it."""
         self.doc = Doc()
         self.doc.observe(self._on_change)
         self.awareness = Awareness(self.doc)
@@ -231,8 +234,10 @@ class Room:
             before = draft.get_state()
             with draft.transaction():
                 change(draft)
-            committed = await self._store(draft.get_update(before))
-        if committed:
+            done = asyncio.get_running_loop().create_future()
+            self._incoming.append((draft.get_update(before), done))
+            await self._flush()
+        if done.result():
             self._after_change()
 
     async def close(self) -> None:
@@ -321,14 +326,55 @@ class Room:
         await asyncio.shield(self._commit(update))
 
     async def _commit(self, update: bytes) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self._incoming.append((update, done))
         async with self._lock:
-            committed = await self._store(update)
-        if committed:
+            if not done.done():  # else a batch before this one took it
+                await self._flush()
+        if done.result():
             self._after_change()
 
-    async def _store(self, update: bytes) -> bool:
-        """Under the lock: apply ``update``, append what it changed to the log, then send
-        that to the peers and the other holders. False when it changed nothing."""
+    async def _flush(self) -> None:
+        """Under the lock: commit every update that came (group commit). Each is checked and
+        applied in order of arrival (one refused is refused alone), what they changed is
+        appended to the log in one transaction, then sent to the peers and the other holders.
+        Updates that come while the append is in flight wait for the next batch, unapplied:
+        so outside this, the document holds nothing that is not in the log."""
+        batch, self._incoming = self._incoming, []
+        changes: list[bytes] = []
+        waiting: list[asyncio.Future[bool]] = []
+        for update, done in batch:
+            try:
+                change = self._check(update)
+            except Refused as refusal:
+                done.set_exception(refusal)
+                continue
+            if change is None:
+                done.set_result(False)  # nothing new: an echo, or waiting for updates it depends on
+                continue
+            self._size += len(change)
+            changes.append(change)
+            waiting.append(done)
+        if not changes:
+            return
+        try:
+            entries = await self.store.append(self.name, changes)
+        except Exception:
+            log.exception("could not append to the log of %s", self.name)
+            self._fail()
+            for done in waiting:
+                done.set_exception(
+                    Refused(Close.TRY_AGAIN, "the server could not save a change; reconnect")
+                )
+            return
+        self._track([(entry, len(change)) for entry, change in zip(entries, changes, strict=True)])
+        for entry, change, done in zip(entries, changes, waiting, strict=True):
+            self._broadcast(protocol.sync_update(change))
+            self._publish("update", change, entry)
+            done.set_result(True)
+
+    def _check(self, update: bytes) -> bytes | None:
+        """Apply ``update`` if the room and the limits allow; what it changed, if anything."""
         if self.closed:
             raise Refused(Close.TRY_AGAIN, "the room is being unloaded; reconnect")
         if self._size + len(update) > self.limits.max_document_bytes:
@@ -336,22 +382,7 @@ class Room:
                 Close.TOO_BIG,
                 f"the document would grow over its limit of {self.limits.max_document_bytes} bytes",
             )
-        change = self._apply(update)
-        if change is None:
-            return False  # nothing new: an echo, or waiting for updates it depends on
-        try:
-            entry = await self.store.append(self.name, change)
-        except Exception:
-            log.exception("could not append to the log of %s", self.name)
-            self._fail()
-            raise Refused(
-                Close.TRY_AGAIN, "the server could not save a change; reconnect"
-            ) from None
-        self._track([(entry, len(change))])
-        self._size += len(change)
-        self._broadcast(protocol.sync_update(change))
-        self._publish("update", change, entry)
-        return True
+        return self._apply(update)
 
     def _track(self, entries: list[tuple[int, int]]) -> None:
         """Count log entries in what the next compaction folds (each one once)."""

@@ -30,8 +30,9 @@ class LogEntry(NamedTuple):
 class UpdateLog(Protocol):
     """Each room's updates in order of arrival, and which snapshot they follow."""
 
-    async def append(self, room: str, update: bytes) -> int:
-        """Store ``update`` durably (it is committed when this returns); its entry id."""
+    async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
+        """Store ``updates`` durably, in one transaction (committed when this returns), one
+        entry each, in order; their entry ids, in the same order."""
         ...
 
     async def entries(self, room: str) -> list[LogEntry]:
@@ -96,8 +97,8 @@ class DocumentStore:
         parts += [entry.update for entry in entries]
         return Stored(_merged(parts), key, [(entry.id, len(entry.update)) for entry in entries])
 
-    async def append(self, room: str, update: bytes) -> int:
-        return await self.updates.append(room, update)
+    async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
+        return await self.updates.append(room, updates)
 
     async def compact(
         self, room: str, state: bytes, covered: Sequence[int], base: str | None

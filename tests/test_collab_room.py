@@ -95,13 +95,22 @@ async def rows(room: str) -> int:
     return await DocumentUpdate.count().where(DocumentUpdate.model == model_of(room))
 
 
+async def transactions(room: str) -> int:
+    """How many transactions wrote the log entries of ``room`` (rows one wrote share xmin)."""
+    [row] = await DocumentUpdate.raw(
+        "SELECT count(DISTINCT xmin::text) AS n FROM document_updates WHERE model = {}",
+        model_of(room),
+    )
+    return row["n"]
+
+
 async def test_the_store_keeps_a_snapshot_and_the_log_after_it(blobs: Blobs) -> None:
     room = await new_model()
     store = DocumentStore(PostgresUpdateLog(model_of), blobs)
     first = await store.load(room)
     assert first.snapshot is None and len(first.entries) == 1  # the template's update
     doc = loaded(first.state)
-    ids = [await store.append(room, edit(doc, word)) for word in ("a", "b")]
+    ids = await store.append(room, [edit(doc, word) for word in ("a", "b")])
     again = await store.load(room)
     assert [entry for entry, _ in again.entries] == [first.entries[0][0], *ids]
     assert notes(loaded(again.state)) == "ab"
@@ -116,7 +125,7 @@ async def test_the_store_keeps_a_snapshot_and_the_log_after_it(blobs: Blobs) -> 
     # A holder that loaded before that compaction (another process, say) compacts too: the
     # snapshot it replaces is folded into its own, nothing is lost, the old object goes.
     stale = loaded(first.state)
-    late = await store.append(room, edit(stale, "c"))
+    [late] = await store.append(room, [edit(stale, "c")])
     newer = await store.compact(room, stale.get_update(), [late], None)
     assert newer not in (None, key)
     with pytest.raises(KeyError):
@@ -149,6 +158,31 @@ async def test_many_peers_joining_a_new_room_at_once_all_get_every_update(
 
     async with open_rooms(store) as rooms:  # nothing loaded: all of them load it at once
         await asyncio.gather(*(peer(rooms) for _ in range(peers)))
+
+
+async def test_concurrent_updates_are_all_stored_in_fewer_appends_than_updates(
+    store: DocumentStore,
+) -> None:
+    room, peers, edits = await new_model(), 20, 2
+    before = await transactions(room)
+
+    async def peer(rooms: Rooms, ready: asyncio.Barrier, done: asyncio.Barrier) -> None:
+        async with piped_editor(joining(rooms, room)) as (doc, _):
+            await ready.wait()
+            meta = roots(doc)["meta"]
+            for index in range(edits):  # each its own update, all sent at once
+                meta[f"peer{doc.client_id}-{index}"] = index
+            await eventually(lambda: sum(key.startswith("peer") for key in meta) == peers * edits)
+            await done.wait()
+
+    async with open_rooms(store) as rooms:
+        ready, done = asyncio.Barrier(peers), asyncio.Barrier(peers)
+        await asyncio.gather(*(peer(rooms, ready, done) for _ in range(peers)))
+        # Before the room is unloaded (which compacts the log). Updates that came while an
+        # append was in flight were committed together.
+        assert 0 < await transactions(room) - before < peers * edits
+    fresh = loaded((await store.load(room)).state)
+    assert sum(key.startswith("peer") for key in roots(fresh)["meta"]) == peers * edits
 
 
 async def test_a_peer_that_stops_reading_is_dropped_and_the_others_keep_up(

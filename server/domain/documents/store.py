@@ -28,11 +28,14 @@ class PostgresUpdateLog:
     def __init__(self, model_of: Callable[[str], UUID]):
         self.model_of = model_of
 
-    async def append(self, room: str, update: bytes) -> int:
+    async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
+        model = self.model_of(room)
+        # One statement, so one commit (one WAL flush) for the whole batch. Ids come from a
+        # sequence in the order of the rows, so sorted they are the updates' ids in order.
         rows = await DocumentUpdate.insert(
-            DocumentUpdate(model=self.model_of(room), data=update)
+            *(DocumentUpdate(model=model, data=update) for update in updates)
         ).returning(DocumentUpdate.id)
-        return rows[0]["id"]
+        return sorted(row["id"] for row in rows)
 
     async def entries(self, room: str) -> list[LogEntry]:
         rows = (
