@@ -1,0 +1,187 @@
+"""SNN training speed, after the open SNN-framework benchmark: Linear(N, N) then a LIF layer,
+batch 16, 500 steps, float32, loss = sum of the output, forward + backward; plus a LIF-only
+variant (input currents precomputed). Ours is ``simcore.train.LIF`` (backend auto: the fused
+Triton kernel on a GPU, the Torch reference on the CPU); the peers (snnTorch, SpikingJelly,
+Norse) run in their own environment (``$SPIKEX_CACHE_DIR/snn-peers-env``, made here if missing,
+with this environment's torch version) in a subprocess. Also: seconds to 95% test accuracy of
+an MLP on scikit-learn's digits.
+
+    python bench/snn_train.py [--reps 20] [--n 512 4096]
+
+The last line is one JSON object (see the ``results`` schema in the issue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from simcore.train import LIF, LIFParams, sequence_fn
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("snntorch", "spikingjelly", "norse")
+
+
+def cache_dir() -> Path:
+    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spikex"
+    return Path(os.environ.get("SPIKEX_CACHE_DIR", default))
+
+
+def peers_python() -> Path:
+    """The peers' environment, created on first use; Norse is optional (it may not build)."""
+    env = cache_dir() / "snn-peers-env"
+    python = env / "bin" / "python"
+    probe = [str(python), "-c", "import snntorch, spikingjelly"]
+    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
+        return python
+    print(f"setting up the SNN peers in {env} (once)", file=sys.stderr, flush=True)
+    uv = [sys.executable, "-m", "uv"]
+    if subprocess.run([*uv, "--version"], capture_output=True, check=False).returncode != 0:
+        uv = ["python3", "-m", "uv"]
+    torch_req = f"torch=={torch.__version__.split('+')[0]}"
+    subprocess.run([*uv, "venv", "--quiet", str(env)], check=True)
+    install = [*uv, "pip", "install", "--quiet", "--python", str(python), torch_req]
+    subprocess.run([*install, "snntorch>=0.9", "spikingjelly", "numpy"], check=True)
+    subprocess.run([*install, "norse"], check=False)
+    return python
+
+
+def sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def time_ours(n: int, variant: str, steps: int, batch: int, reps: int, device: str) -> dict:
+    torch.manual_seed(0)
+    lif = LIF()
+    linear = nn.Linear(n, n).to(device)
+    x = torch.rand(steps, batch, n, device=device)
+    if variant == "lif_only":
+        x = (x * 2.0).requires_grad_()
+
+    def step() -> None:
+        inputs = linear(x) if variant == "layer" else x
+        lif(inputs)[0].sum().backward()
+
+    step()
+    sync(device)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        step()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
+    return {"s": statistics.median(times), "peak_mb": peak, "backend": lif.backend}
+
+
+def grad_agreement(device: str) -> float:
+    """Max relative difference between our input gradient and a plain autograd unroll's."""
+    torch.manual_seed(1)
+    x = (torch.rand(100, 4, 256, device=device) * 2.0).requires_grad_()
+    params = LIFParams()
+    (g_ours,) = torch.autograd.grad(LIF(params)(x)[0].sum(), x)
+    (g_ref,) = torch.autograd.grad(sequence_fn("torch")(x, None, params, 1e-3)[0].sum(), x)
+    return float((g_ours - g_ref).abs().max() / g_ref.abs().max().clamp_min(1e-12))
+
+
+def run_peers(n: int, variant: str, steps: int, batch: int, reps: int) -> dict:
+    try:
+        python = peers_python()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        return {p: {"error": f"peer environment: {exc}"} for p in PEERS}
+    cmd = [str(python), str(ROOT / "bench/peers/snn_lif_peers.py"), "--n", str(n)]
+    cmd += ["--variant", variant, "--steps", str(steps), "--batch", str(batch)]
+    proc = subprocess.run([*cmd, "--reps", str(reps)], capture_output=True, text=True, check=False)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        reason = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return {p: {"error": reason[0]} for p in PEERS}
+    return json.loads(lines[-1])
+
+
+def digits_mlp_s_to_95(max_epochs: int = 200) -> float | None:
+    """A plain Torch loop (the trainer takes a ModelSpec; this measures the data + MLP path)."""
+    from sklearn.model_selection import train_test_split
+
+    from simcore.train.datasets import digits
+
+    ds = digits()
+    x = torch.from_numpy(ds.x.reshape(len(ds), -1)).float()
+    y = torch.from_numpy(ds.y)
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    t0 = time.perf_counter()
+    for _ in range(max_epochs):
+        for idx in torch.randperm(len(xtr)).split(64):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(xtr[idx]), ytr[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            if (model(xte).argmax(1) == yte).float().mean() >= 0.95:
+                return time.perf_counter() - t0
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, default=20, help="timed runs (at least 20 to cite)")
+    parser.add_argument("--n", type=int, nargs="*", default=None)
+    parser.add_argument("--steps", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--no-peers", action="store_true")
+    args = parser.parse_args()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sizes = args.n or ([512, 4096, 16384] if device == "cuda" else [512, 4096])
+    if args.reps < 20:
+        print(f"quick run: median of {args.reps} runs (fewer than 20)", flush=True)
+    print(f"gradient vs plain BPTT, max rel diff: {grad_agreement(device):.2e}", flush=True)
+    results = []
+    for n in sizes:
+        for variant in ("layer", "lif_only"):
+            ours = time_ours(n, variant, args.steps, args.batch, args.reps, device)
+            peers = (
+                {} if args.no_peers else run_peers(n, variant, args.steps, args.batch, args.reps)
+            )
+            row: dict[str, object] = {"n": n, "variant": variant, "ours_s": ours["s"]}
+            for name in PEERS:
+                got = peers.get(name, {"error": "not run (--no-peers)"})
+                if "error" in got:
+                    print(f"  {name}: null ({got['error']})", flush=True)
+                row[f"{name}_s"] = got.get("s")
+            peer_times = [
+                t
+                for t in (row["snntorch_s"], row["spikingjelly_s"], row["norse_s"])
+                if t is not None
+            ]
+            row["ratio_vs_fastest_peer"] = min(peer_times) / ours["s"] if peer_times else None
+            print(
+                f"n={n} {variant}: ours {ours['s']:.4f}s ({ours['backend']}, peak "
+                f"{ours['peak_mb']} MiB), peers {json.dumps(peers)}",
+                flush=True,
+            )
+            results.append(row)
+    s95 = digits_mlp_s_to_95()
+    print("digits MLP: plain Torch loop", flush=True)
+    print(
+        json.dumps(
+            {"bench": "snn_train", "device": device, "results": results, "digits_mlp_s_to_95": s95}
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Datasets for the training path: built-ins that need no download and parsers for uploads.
+
+Every dataset is a torch-style dataset (``__len__``, ``__getitem__ -> (x, label)``) with
+``shape`` (one sample's) and ``classes`` (label names, index = label). Pure: no server imports.
+"""
+
+from simcore.train.datasets.arrays import ArrayDataset, DatasetError
+from simcore.train.datasets.builtin import BUILTINS, builtin, digits, rate_coded, spike_patterns
+from simcore.train.datasets.formats import FORMATS, parse_csv, parse_events, parse_idx, parse_npz
+
+__all__ = [
+    "BUILTINS",
+    "FORMATS",
+    "ArrayDataset",
+    "DatasetError",
+    "builtin",
+    "digits",
+    "parse_csv",
+    "parse_events",
+    "parse_idx",
+    "parse_npz",
+    "rate_coded",
+    "spike_patterns",
+]
