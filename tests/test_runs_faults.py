@@ -93,7 +93,7 @@ async def test_a_run_goes_on_through_a_valkey_restart_and_loses_nothing_stored(
         await asyncio.sleep(1.0)
         own_valkey.start()
         done = wait_state(server, run["id"], ("completed", "failed"), timeout_s=60)
-    assert done["state"] == "completed", done
+    assert done["state"] == "completed", done["error"]
 
     # PostgreSQL has every frame's metrics and the whole log; storage has the report.
     rates = server.get(f"/api/runs/{run['id']}/metrics", params={"name": "rate_hz/spikes"})
