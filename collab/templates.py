@@ -76,44 +76,45 @@ def cuba(name: str) -> ModelSpec:
 
 
 def perceptron(name: str) -> ModelSpec:
-    """One linear layer from the 784 pixels of an MNIST digit to its 10 classes."""
+    """One linear layer from the 64 pixels of a digit (the built-in ``digits`` set, 8x8) to its
+    10 classes."""
     return ModelSpec(
         name=name,
         kind="ann",
-        description="A single-layer perceptron on MNIST.",
+        description="A single-layer perceptron on the 8x8 digits.",
         layers=(
             Layer("flatten", "flatten"),
-            Layer("output", "linear", {"in_features": 784, "out_features": 10}),
+            Layer("output", "linear", {"in_features": 64, "out_features": 10}),
         ),
-        training=Training(dataset="mnist", optimizer="sgd", learning_rate=0.01, epochs=5),
+        training=Training(dataset="digits", optimizer="sgd", learning_rate=0.1, epochs=20),
     )
 
 
 def mlp(name: str) -> ModelSpec:
-    """Two hidden ReLU layers (128 and 64 units) on MNIST."""
+    """Two hidden ReLU layers (128 and 64 units) on the 8x8 digits."""
     return ModelSpec(
         name=name,
         kind="ann",
-        description="A multi-layer perceptron on MNIST: 784-128-64-10 with ReLU.",
+        description="A multi-layer perceptron on the 8x8 digits: 64-128-64-10 with ReLU.",
         layers=(
             Layer("flatten", "flatten"),
-            Layer("hidden1", "linear", {"in_features": 784, "out_features": 128}),
+            Layer("hidden1", "linear", {"in_features": 64, "out_features": 128}),
             Layer("relu1", "relu"),
             Layer("hidden2", "linear", {"in_features": 128, "out_features": 64}),
             Layer("relu2", "relu"),
             Layer("output", "linear", {"in_features": 64, "out_features": 10}),
         ),
-        training=Training(dataset="mnist"),
+        training=Training(dataset="digits"),
     )
 
 
 def cnn(name: str) -> ModelSpec:
     """Two 3x3 convolution blocks (8 and 16 channels, each halved by max pooling) and a
-    linear read-out, on 28x28 MNIST digits."""
+    linear read-out, on the 8x8 digits."""
     return ModelSpec(
         name=name,
         kind="ann",
-        description="A small convolutional network on MNIST.",
+        description="A small convolutional network on the 8x8 digits.",
         layers=(
             Layer(
                 "conv1",
@@ -130,9 +131,9 @@ def cnn(name: str) -> ModelSpec:
             Layer("relu2", "relu"),
             Layer("pool2", "maxpool2d", {"kernel_size": 2}),
             Layer("flatten", "flatten"),
-            Layer("output", "linear", {"in_features": 16 * 7 * 7, "out_features": 10}),
+            Layer("output", "linear", {"in_features": 16 * 2 * 2, "out_features": 10}),
         ),
-        training=Training(dataset="mnist"),
+        training=Training(dataset="digits"),
     )
 
 

@@ -1,16 +1,12 @@
-"""A training run in a worker (in this process), on an in-memory dataset given where the
-datasets feature plugs in: epochs become metrics, frames, log lines, weights and a report."""
+"""A training run in a worker (in this process), on the built-in digits: epochs become metrics,
+frames, log lines, weights and a report."""
 
 from __future__ import annotations
 
 import uuid
 from pathlib import Path
-from typing import Any
 
 import msgspec
-import pytest
-import torch
-from torch.utils.data import TensorDataset
 
 from collab.templates import mlp
 from server.config import load_settings
@@ -19,11 +15,12 @@ from server.db.tables import Model, Run, RunLog, RunMetric
 from server.domain.runs import keys, worker
 from server.domain.runs.schemas import RunOptions
 from simcore import frames
+from tests.runs import FINAL, start_run, wait_state
+from tests.servers import ServerProcess
 
 
 async def test_a_training_run_records_each_epoch(
     connections: Connections,
-    monkeypatch: pytest.MonkeyPatch,
     services_environment: dict[str, str],
     data_dir: Path,
 ) -> None:
@@ -32,15 +29,6 @@ async def test_a_training_run_records_each_epoch(
     spec = msgspec.structs.replace(
         spec, training=msgspec.structs.replace(spec.training, epochs=2, batch_size=32)
     )
-    generator = torch.Generator().manual_seed(0)
-    x = torch.rand(128, 1, 28, 28, generator=generator)
-    y = torch.randint(0, 10, (128,), generator=generator)
-
-    async def in_memory(_: Connections, name: str) -> tuple[Any, Any]:
-        assert name == "digits"
-        return TensorDataset(x, y), TensorDataset(x[:32], y[:32])
-
-    monkeypatch.setattr(worker, "load_dataset", in_memory)
     model = Model(name="trained", kind="ann")
     await model.save()
     run_id = uuid.uuid4()
@@ -74,3 +62,13 @@ async def test_a_training_run_records_each_epoch(
     assert await connections.objects.exists(worker.weights_key(run_id))
     report = msgspec.json.decode(await connections.objects.get(worker.report_key(run_id)))
     assert report["epochs"] == 2 and len(report["confusion"]) == 10
+
+
+def test_a_template_trains_on_a_built_in_dataset_through_the_api(server: ServerProcess) -> None:
+    model_id = server.post("/api/models", json={"name": "mlp", "template": "mlp"}).json()["id"]
+    run = start_run(server, model_id, kind="train", epochs=3, device="cpu")
+    done = wait_state(server, run["id"], FINAL, timeout_s=120)
+    assert done["state"] == "completed", done["error"]
+    accuracy = server.get(f"/api/runs/{run['id']}/metrics", params={"name": "eval_accuracy"}).json()
+    assert [m["step"] for m in accuracy] == [1, 2, 3]
+    assert accuracy[-1]["value"] > 0.8  # 3 epochs of an MLP on the 8x8 digits, held-out set

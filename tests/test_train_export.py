@@ -55,9 +55,9 @@ def _snn_spec() -> ModelSpec:
 
 def test_weights_round_trip_through_safetensors(tmp_path: Path) -> None:
     spec = cnn("digits")
-    model = build_model(spec, (1, 28, 28))
+    model = build_model(spec, (1, 8, 8))
     save_weights(model, tmp_path / "w.safetensors", spec)
-    other = build_model(spec, (1, 28, 28))
+    other = build_model(spec, (1, 8, 8))
     assert load_weights(other, tmp_path / "w.safetensors") == spec
     for (name, a), (_, b) in zip(
         model.state_dict().items(), other.state_dict().items(), strict=True
@@ -67,10 +67,10 @@ def test_weights_round_trip_through_safetensors(tmp_path: Path) -> None:
 
 def test_ann_onnx_runs_in_onnxruntime_with_the_same_scores(tmp_path: Path) -> None:
     spec = cnn("digits")
-    model = build_model(spec, (1, 28, 28)).eval()
+    model = build_model(spec, (1, 8, 8)).eval()
     to_onnx(model, tmp_path / "m.onnx")
     session = onnxruntime.InferenceSession(str(tmp_path / "m.onnx"))
-    x = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+    x = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     (got,) = session.run(["scores"], {"input": x.numpy()})
     with torch.no_grad():
         want = model(x).numpy()

@@ -39,7 +39,7 @@ def _snn(*layers: Layer, readout: str = "rate") -> ModelSpec:
 
 @pytest.mark.parametrize(
     ("template", "shape"),
-    [(perceptron, (1, 28, 28)), (mlp, (784,)), (cnn, (1, 28, 28))],
+    [(perceptron, (1, 8, 8)), (mlp, (64,)), (cnn, (1, 8, 8))],
 )
 def test_templates_build_and_score_every_class(template, shape) -> None:
     spec = template("m")

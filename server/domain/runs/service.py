@@ -430,4 +430,8 @@ def _seconds(value: Any, what: str) -> float:
 
 
 def _check_dataset(dataset: str) -> None:
-    raise RunRefused(f"unknown dataset {dataset!r}: this server has no datasets yet")
+    # Imported here: the datasets bring torch, which the server only needs for training runs.
+    from simcore.train.datasets import BUILTINS
+
+    if dataset not in BUILTINS:
+        raise RunRefused(f"unknown dataset {dataset!r}; the datasets are {sorted(BUILTINS)}")

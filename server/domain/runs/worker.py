@@ -66,6 +66,10 @@ class RunGone(RuntimeError):
     """The run was stopped or removed before this worker could start it."""
 
 
+_EVAL_FRACTION = 0.2
+"""The share of a dataset held out to evaluate each epoch (the same samples on every run)."""
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"
 
@@ -219,7 +223,7 @@ class Worker:
         from simcore.train.trainer import train
 
         assert spec.training is not None and options.dataset is not None
-        dataset, evaluation = await load_dataset(self.connections, options.dataset)
+        dataset, evaluation = load_dataset(options.dataset)
         loop = asyncio.get_running_loop()
         epochs = spec.training.epochs
         self._unpaused.set()
@@ -518,10 +522,13 @@ async def _in_thread(frames: Iterator[Any]) -> Any:
         yield frame
 
 
-async def load_dataset(connections: Connections, name: str) -> tuple[Any, Any]:
-    """THE call site of the datasets feature (``server.domain.datasets``): the training and
-    evaluation sets of dataset ``name``, as Torch datasets of ``(x, label)``."""
-    raise NotImplementedError(f"dataset {name!r}: datasets are not available to workers yet")
+def load_dataset(name: str) -> tuple[Any, Any]:
+    """The training and evaluation sets of dataset ``name``, as Torch datasets of
+    ``(x, label)``: a built-in set, split the same way on every run. (Uploaded datasets are
+    not offered to runs yet.)"""
+    from simcore.train.datasets import builtin, split
+
+    return split(builtin(name), _EVAL_FRACTION, seed=0)
 
 
 def simulation_seconds(spec: ModelSpec) -> float:

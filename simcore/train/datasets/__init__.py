@@ -4,7 +4,7 @@ Every dataset is a torch-style dataset (``__len__``, ``__getitem__ -> (x, label)
 ``shape`` (one sample's) and ``classes`` (label names, index = label). Pure: no server imports.
 """
 
-from simcore.train.datasets.arrays import ArrayDataset, DatasetError
+from simcore.train.datasets.arrays import ArrayDataset, DatasetError, split
 from simcore.train.datasets.builtin import BUILTINS, builtin, digits, rate_coded, spike_patterns
 from simcore.train.datasets.formats import FORMATS, parse_csv, parse_events, parse_idx, parse_npz
 
@@ -21,4 +21,5 @@ __all__ = [
     "parse_npz",
     "rate_coded",
     "spike_patterns",
+    "split",
 ]

@@ -55,3 +55,20 @@ class ArrayDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
         x = np.load(f"{path}.x.npy", mmap_mode="r")
         y = np.load(f"{path}.y.npy", mmap_mode="r")
         return cls(x, y, classes)
+
+
+Sample = tuple[Tensor, int]
+
+
+def split(
+    dataset: ArrayDataset, eval_fraction: float, seed: int
+) -> tuple[torch.utils.data.Subset[Sample], torch.utils.data.Subset[Sample]]:
+    """A seeded split into training and evaluation sets (views: no sample is copied)."""
+    if not 0.0 < eval_fraction < 1.0:
+        raise DatasetError(f"the evaluation fraction must be between 0 and 1, not {eval_fraction}")
+    order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()
+    held_out = max(1, round(len(dataset) * eval_fraction))
+    return (
+        torch.utils.data.Subset(dataset, order[held_out:]),
+        torch.utils.data.Subset(dataset, order[:held_out]),
+    )
