@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import socket
@@ -115,6 +116,9 @@ class Worker:
             raise RunGone(f"no run {self.run_id}")
         spec = msgspec.json.decode(_text(row["spec"]), type=ModelSpec)
         options = msgspec.json.decode(_text(row["options"]), type=RunOptions)
+        # The heavy imports first, while the run is still queued: they take seconds of CPU,
+        # and once the run is seen running this loop must be free to beat.
+        await asyncio.to_thread(_preload, row["kind"])
         await self._beat()  # alive before it is seen running, so the watcher never misses it
         claimed = (
             await Run.update(
@@ -223,7 +227,7 @@ class Worker:
         from simcore.train.trainer import train
 
         assert spec.training is not None and options.dataset is not None
-        dataset, evaluation = load_dataset(options.dataset)
+        dataset, evaluation = await asyncio.to_thread(load_dataset, options.dataset)
         loop = asyncio.get_running_loop()
         epochs = spec.training.epochs
         self._unpaused.set()
@@ -520,6 +524,16 @@ async def _in_thread(frames: Iterator[Any]) -> Any:
         if frame is done:
             return
         yield frame
+
+
+def _preload(kind: str) -> None:
+    """Import what a run of ``kind`` needs (torch's compiler stack is what the first
+    optimizer of a training run would otherwise import, in the middle of the run)."""
+    needs = (
+        ["simcore", "torch._dynamo", "simcore.train.trainer"] if kind == "train" else ["simcore"]
+    )
+    for module in needs:
+        importlib.import_module(module)
 
 
 def load_dataset(name: str) -> tuple[Any, Any]:
