@@ -25,6 +25,10 @@ test *args: setup
     cd web && npm test --silent
     {{ uv }} run --frozen --no-sync pytest {{ args }}
 
+# The Ray executor's tests, against a local Ray head started by their fixture.
+test-ray *args: setup
+    {{ uv }} run --frozen --no-sync pytest -m ray {{ args }}
+
 # Start the embedded PostgreSQL and Valkey (and the local object store) alone; print their URLs.
 services: setup
     {{ uv }} run --frozen --no-sync spikex services

@@ -70,9 +70,14 @@ def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
 def server_on_own_valkey(
     tmp_path: Path, services_environment: dict[str, str], own_valkey: EmbeddedValkey
 ) -> Iterator[ServerProcess]:
-    process = ServerProcess(
-        tmp_path / "data", {**services_environment, "VALKEY_URL": own_valkey.url}
-    )
+    # A worker cannot beat while Valkey is down, nor until its client has reconnected: a
+    # longer heartbeat TTL than the default, so that gap never reads as a dead worker.
+    environment = {
+        **services_environment,
+        "VALKEY_URL": own_valkey.url,
+        "SPIKEX_RUN_HEARTBEAT_TTL_S": "30",
+    }
+    process = ServerProcess(tmp_path / "data", environment)
     process.start()
     try:
         yield process

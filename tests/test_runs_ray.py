@@ -19,7 +19,7 @@ from server.embedded import free_port
 from tests.runs import small_model, start_run, wait_state
 from tests.servers import ServerProcess
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
 RAY_START_TIMEOUT_S = 120.0
 RAY_START_ATTEMPTS = 2
