@@ -45,6 +45,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+from peer_env import cache_dir
 from pycrdt import Array, Doc, Map, MapEvent, Text
 from websockets.speedups import apply_mask
 
@@ -61,11 +62,6 @@ NPM_INSTALL = ["npm", "install", "--omit=optional", "--no-audit", "--no-fund", "
 T = TypeVar("T")
 GIB = 1024**3
 MIB = 1024**2
-
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spikex"
-    return Path(os.environ.get("SPIKEX_CACHE_DIR", default))
 
 
 def reference_server_script() -> Path:

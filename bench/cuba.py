@@ -28,32 +28,10 @@ import sys
 import time
 from pathlib import Path
 
+from peer_env import peer_python
+
 ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT / "bench" / "peers" / "brian2_cuba.py"
-
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spikex"
-    return Path(os.environ.get("SPIKEX_CACHE_DIR", default))
-
-
-def brian2_python() -> Path:
-    """Brian2's own environment, created on first use."""
-    env = cache_dir() / "brian2-env"
-    python = env / "bin" / "python"
-    probe = [str(python), "-c", "import brian2"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return python
-    print(f"setting up Brian2 in {env} (once)", file=sys.stderr, flush=True)
-    uv = [sys.executable, "-m", "uv"]
-    if subprocess.run([*uv, "--version"], capture_output=True, check=False).returncode != 0:
-        uv = ["python3", "-m", "uv"]
-    subprocess.run([*uv, "venv", "--quiet", str(env)], check=True)
-    subprocess.run(
-        [*uv, "pip", "install", "--quiet", "--python", str(python), "brian2", "numpy<2.4"],
-        check=True,
-    )
-    return python
 
 
 def simcore_child(n: int, duration: float, threads: int) -> dict[str, float]:
@@ -109,7 +87,14 @@ def run_simcore(n: int, duration: float, threads: int, timeout: float) -> dict:
 
 def run_brian2(n: int, duration: float, threads: int, timeout: float) -> dict | None:
     """Brian2 C++ standalone on ``threads`` OpenMP threads (1: no OpenMP)."""
-    command = [str(brian2_python()), str(PEER), "--n", str(n), "--mode", "standalone"]
+    command = [
+        str(peer_python("brian2-env", "Brian2", "import brian2", ["brian2", "numpy<2.4"])),
+        str(PEER),
+        "--n",
+        str(n),
+        "--mode",
+        "standalone",
+    ]
     command += ["--duration-ms", str(duration * 1000), "--threads", str(threads)]
     if n > 4000:
         command += ["--indegree", "80"]

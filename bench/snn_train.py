@@ -15,44 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import torch
+from peer_env import peer_python
 from torch import nn
 
 from simcore.train import LIF, LIFParams, sequence_fn
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("snntorch", "spikingjelly", "norse")
-
-
-def cache_dir() -> Path:
-    default = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "spikex"
-    return Path(os.environ.get("SPIKEX_CACHE_DIR", default))
-
-
-def peers_python() -> Path:
-    """The peers' environment, created on first use; Norse is optional (it may not build)."""
-    env = cache_dir() / "snn-peers-env"
-    python = env / "bin" / "python"
-    probe = [str(python), "-c", "import snntorch, spikingjelly"]
-    if python.exists() and subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-        return python
-    print(f"setting up the SNN peers in {env} (once)", file=sys.stderr, flush=True)
-    uv = [sys.executable, "-m", "uv"]
-    if subprocess.run([*uv, "--version"], capture_output=True, check=False).returncode != 0:
-        uv = ["python3", "-m", "uv"]
-    torch_req = f"torch=={torch.__version__.split('+')[0]}"
-    subprocess.run([*uv, "venv", "--quiet", str(env)], check=True)
-    install = [*uv, "pip", "install", "--quiet", "--python", str(python), torch_req]
-    subprocess.run([*install, "snntorch>=0.9", "spikingjelly", "numpy"], check=True)
-    subprocess.run([*install, "norse"], check=False)
-    return python
 
 
 def sync(device: str) -> None:
@@ -98,7 +73,13 @@ def grad_agreement(device: str) -> float:
 
 def run_peers(n: int, variant: str, steps: int, batch: int, reps: int) -> dict:
     try:
-        python = peers_python()
+        python = peer_python(
+            "snn-peers-env",
+            "the SNN peers",
+            "import snntorch, spikingjelly",
+            [f"torch=={torch.__version__.split('+')[0]}", "snntorch>=0.9", "spikingjelly", "numpy"],
+            optional=["norse"],  # it may not build
+        )
     except (subprocess.CalledProcessError, OSError) as exc:
         return {p: {"error": f"peer environment: {exc}"} for p in PEERS}
     cmd = [str(python), str(ROOT / "bench/peers/snn_lif_peers.py"), "--n", str(n)]
