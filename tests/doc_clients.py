@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import asyncpg
 import websockets
-from pycrdt import Doc, Provider
+from pycrdt import Decoder, Doc, Provider
 
 from collab.channel import ChannelClosed
 
@@ -179,3 +180,13 @@ async def piped_editor(serve: Callable[[Pipe], Awaitable[None]]) -> AsyncIterato
     finally:
         pipe.hang_up()
         await serving
+
+
+def awareness_states(update: bytes) -> dict[int, object]:
+    """An awareness update's entries, as client id -> state (None: the client left)."""
+    decoder = Decoder(update)
+    states = {}
+    for _ in range(decoder.read_var_uint()):
+        client, _clock = decoder.read_var_uint(), decoder.read_var_uint()
+        states[client] = json.loads(decoder.read_var_string())
+    return states

@@ -23,7 +23,14 @@ from server.connections import Connections
 from server.domain.documents.fanout import CHANNEL_PREFIX, ValkeyFanout
 from server.domain.documents.rooms import model_of
 from server.domain.documents.store import PostgresUpdateLog
-from tests.doc_clients import Pipe, editor, eventually, piped_editor, socket_url
+from tests.doc_clients import (
+    Pipe,
+    awareness_states,
+    editor,
+    eventually,
+    piped_editor,
+    socket_url,
+)
 from tests.servers import ServerProcess
 from tests.test_collab_room import LIMITS, edit, joining, loaded, new_model, notes
 from tests.test_documents_ws import _awareness, _awareness_entry
@@ -284,9 +291,4 @@ async def awareness_from(pipe: Pipe) -> dict[int, object]:
         assert frame is not None, "the room closed the connection"
         message = protocol.parse(frame)
         if isinstance(message, protocol.AwarenessUpdate):
-            decoder = Decoder(message.update)
-            states = {}
-            for _ in range(decoder.read_var_uint()):
-                client, _clock = decoder.read_var_uint(), decoder.read_var_uint()
-                states[client] = json.loads(decoder.read_var_string())
-            return states
+            return awareness_states(message.update)

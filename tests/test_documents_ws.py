@@ -15,13 +15,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import websockets
-from pycrdt import Decoder, Doc, Text, write_var_uint
+from pycrdt import Doc, Text, write_var_uint
 
 from collab import protocol
 from collab.protocol import Close
 from collab.schema import roots
 from tests.doc_clients import (
     TIMEOUT_S,
+    awareness_states,
     closed_with,
     editor,
     eventually,
@@ -101,12 +102,7 @@ async def _awareness(socket: websockets.ClientConnection) -> dict[int, object]:
         assert isinstance(frame, bytes)
         message = protocol.parse(frame)
         if isinstance(message, protocol.AwarenessUpdate):
-            decoder = Decoder(message.update)
-            states = {}
-            for _ in range(decoder.read_var_uint()):
-                client, _clock = decoder.read_var_uint(), decoder.read_var_uint()
-                states[client] = json.loads(decoder.read_var_string())
-            return states
+            return awareness_states(message.update)
 
 
 BAD_INPUT = {
