@@ -29,7 +29,9 @@ def objects(s3: EmbeddedS3, monkeypatch: pytest.MonkeyPatch) -> ObjectStore:
 
 async def record(objects: ObjectStore, run: str, count: int) -> list[bytes]:
     made = [spike_frame(run, index) for index in range(count)]
-    async with Recorder(objects, run, chunk_bytes=4 * len(made[0])) as recorder:
+    # Chunks cut by size only: every 4 frames (the recorder's time limit is never reached).
+    chunking = {"chunk_bytes": 4 * len(made[0]), "flush_s": 3600.0}
+    async with Recorder(objects, run, **chunking) as recorder:
         for data in made:
             await recorder.add(data)
     return made

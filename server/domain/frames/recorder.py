@@ -17,9 +17,6 @@ import msgspec
 from server.objects import ObjectNotFound, ObjectStore
 from simcore import frames
 
-DEFAULT_CHUNK_BYTES = 4 * 1024 * 1024
-DEFAULT_FLUSH_S = 10.0
-
 
 class Chunk(msgspec.Struct, frozen=True):
     key: str
@@ -73,8 +70,8 @@ class Recorder:
         objects: ObjectStore,
         run_id: UUID | str,
         *,
-        chunk_bytes: int = DEFAULT_CHUNK_BYTES,
-        flush_s: float = DEFAULT_FLUSH_S,
+        chunk_bytes: int,
+        flush_s: float,
     ):
         self._objects = objects
         self._run = str(run_id)
