@@ -38,7 +38,8 @@ Deliver = Callable[[bytes | None], None]
 class Fanout(Protocol):
     async def subscribe(self, room: str, deliver: Deliver) -> None:
         """From when this returns, pass every message published for ``room`` to ``deliver``
-        (its own included), or ``INTERRUPTED`` when the subscription broke and came back."""
+        (its own included), or ``INTERRUPTED`` when some may have been missed (the
+        subscription broke and came back, or a sender had to drop messages)."""
         ...
 
     async def unsubscribe(self, room: str) -> None: ...

@@ -475,6 +475,8 @@ class Room:
         if relayed.origin == self._origin:
             return
         last = self._heard.get(relayed.origin, 0)
+        if relayed.seq <= last:
+            return  # heard already: a batch its sender published again after a failure
         self._heard[relayed.origin] = relayed.seq
         if relayed.seq != last + 1:
             # Lost in between, or a holder first heard from mid-way: the log has it all.

@@ -9,9 +9,11 @@ import contextlib
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any
 
 import msgspec
 import pytest
+import valkey.asyncio as valkey_asyncio
 import websockets
 from pycrdt import Decoder, Doc, Text, write_var_uint
 
@@ -31,6 +33,7 @@ from tests.doc_clients import (
     piped_editor,
     socket_url,
 )
+from tests.relay import Relay, relay_to
 from tests.servers import ServerProcess
 from tests.test_collab_room import LIMITS, edit, joining, loaded, new_model, notes
 from tests.test_documents_ws import _awareness, _awareness_entry
@@ -161,11 +164,19 @@ class LossyFanout(ValkeyFanout):
 
 @contextlib.asynccontextmanager
 async def holder(
-    connections: Connections, fanout_class: type[ValkeyFanout] = ValkeyFanout, **limits: float
+    connections: Connections,
+    fanout_class: type[ValkeyFanout] = ValkeyFanout,
+    valkey: valkey_asyncio.Valkey | None = None,
+    queue_bytes: int = 1024 * 1024,
+    **limits: float,
 ) -> AsyncIterator[Rooms]:
-    """One more holder of rooms, as another process would be, on the real services."""
+    """One more holder of rooms, as another process would be, on the real services (its
+    fan-out on ``valkey`` when given: a client of its own)."""
     fanout = fanout_class(
-        connections.valkey, retry_s=0.2, queue_bytes=1024 * 1024, subscribe_timeout_s=5.0
+        valkey or connections.valkey,
+        retry_s=0.2,
+        queue_bytes=queue_bytes,
+        subscribe_timeout_s=5.0,
     )
     store = DocumentStore(PostgresUpdateLog(model_of), connections.objects)
     rooms = Rooms(store, msgspec.structs.replace(LIMITS, retry_s=0.2, **limits), fanout)
@@ -216,6 +227,47 @@ async def test_a_holder_whose_subscription_broke_catches_up_from_the_log(
         # one shows a gap; what tells it is the subscription coming back.
         edit(writer, "during")
         await eventually(lambda: notes(reader) == "before during")
+
+
+@contextlib.asynccontextmanager
+async def valkey_through_relay(connections: Connections) -> AsyncIterator[tuple[Relay, Any]]:
+    """A Valkey client of its own whose connections go through a relay the test can cut."""
+    kwargs = connections.valkey.connection_pool.connection_kwargs
+    async with relay_to(kwargs["host"], kwargs["port"]) as relay:
+        client = valkey_asyncio.Valkey(host="127.0.0.1", port=relay.port, socket_timeout=2)
+        try:
+            yield relay, client
+        finally:
+            await client.aclose()
+
+
+@pytest.mark.parametrize("queue_bytes", [1024 * 1024, 1], ids=["kept", "overflowed"])
+async def test_the_last_change_before_a_publish_failure_still_reaches_the_other_holder(
+    connections: Connections, queue_bytes: int
+) -> None:
+    """The writer's holder cannot publish for a while (its link to Valkey is cut; the
+    reader's stays up): what it could not publish, retried or (when its outbox overflowed)
+    marked lost, reaches the reader once the link is back, with no later change to show
+    the gap."""
+    room = await new_model()
+    async with (
+        valkey_through_relay(connections) as (relay, client),
+        holder(connections, valkey=client, queue_bytes=queue_bytes) as left,
+        holder(connections) as right,
+        piped_editor(joining(left, room)) as (writer, _),
+        piped_editor(joining(right, room)) as (reader, _),
+    ):
+        edit(writer, "before ")
+        await eventually(lambda: notes(reader) == "before ")
+        await relay.cut()
+        for word in ("while ", "cut"):
+            edit(writer, word)  # stored; its publish fails
+        held = await left.get(room)
+        await eventually(lambda: notes(held.doc) == "before while cut")
+        await asyncio.sleep(0.5)  # a few failed tries
+        assert notes(reader) == "before "
+        await relay.open()
+        await eventually(lambda: notes(reader) == "before while cut")
 
 
 async def test_an_idle_room_is_unloaded_and_unsubscribed(connections: Connections) -> None:

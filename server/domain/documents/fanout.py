@@ -1,6 +1,11 @@
 """``collab.fanout.Fanout`` over Valkey pub/sub: one channel per room, one subscriber
 connection per process (re-made after it breaks, each room then told it may have missed
-something), and one sender task that publishes in order, in pipelined batches."""
+something), and one sender task that publishes in order, in pipelined batches.
+
+A batch that fails to publish is tried again until Valkey takes it; messages that had to be
+dropped meanwhile (the outbox is bounded) leave a ``LOST`` marker on their channel, sent once
+Valkey is back, so the other holders catch up from the log even when no later message of
+theirs would show the gap."""
 
 from __future__ import annotations
 
@@ -18,6 +23,9 @@ from collab.fanout import INTERRUPTED, Deliver
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "spikex:docs:"
+LOST = b""
+"""Published on a room's channel where messages were dropped: its holders catch up (no real
+message is empty)."""
 _FAILURES = (ValkeyError, OSError, TimeoutError)
 
 
@@ -44,6 +52,8 @@ class ValkeyFanout:
         """Whether the last try to subscribe failed (so a new room does not wait on it)."""
         self._outbox: deque[tuple[str, bytes]] = deque()
         self._outbox_bytes = 0
+        self._lost: set[str] = set()
+        """Channels whose messages were dropped, to be sent ``LOST``."""
         self._wake = asyncio.Event()
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send())]
 
@@ -74,13 +84,22 @@ class ValkeyFanout:
                 await self._pubsub.unsubscribe(channel)
 
     def publish(self, room: str, message: bytes) -> None:
-        while self._outbox and self._outbox_bytes + len(message) > self.queue_bytes:
-            # Valkey is not keeping up: the receivers find the gap and catch up from the log.
-            _, dropped = self._outbox.popleft()
-            self._outbox_bytes -= len(dropped)
-        self._outbox.append((CHANNEL_PREFIX + room, message))
-        self._outbox_bytes += len(message)
+        self._queue([(CHANNEL_PREFIX + room, message)])
         self._wake.set()
+
+    def _queue(self, messages: list[tuple[str, bytes]], *, first: bool = False) -> None:
+        """Add ``messages`` to the outbox (at its front when ``first``: a batch to retry),
+        dropping the oldest while it is over its bound: Valkey is not keeping up, and the
+        receivers of what is dropped will be sent ``LOST``."""
+        if first:
+            self._outbox.extendleft(reversed(messages))
+        else:
+            self._outbox.extend(messages)
+        self._outbox_bytes += sum(len(message) for _, message in messages)
+        while len(self._outbox) > 1 and self._outbox_bytes > self.queue_bytes:
+            channel, dropped = self._outbox.popleft()
+            self._outbox_bytes -= len(dropped)
+            self._lost.add(channel)
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -120,7 +139,7 @@ class ValkeyFanout:
         channel = message["channel"].decode()
         deliver = self._deliver.get(channel)
         if message["type"] == "message" and deliver is not None:
-            deliver(message["data"])
+            deliver(INTERRUPTED if message["data"] == LOST else message["data"])
         elif message["type"] == "subscribe":
             confirmed = self._confirmed.get(channel)
             if confirmed is not None and not confirmed.done():
@@ -133,8 +152,9 @@ class ValkeyFanout:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            while self._outbox:
-                batch = list(self._outbox)
+            while self._outbox or self._lost:
+                batch = [(channel, LOST) for channel in self._lost] + list(self._outbox)
+                lost, self._lost = self._lost, set()
                 self._outbox.clear()
                 self._outbox_bytes = 0
                 try:
@@ -143,5 +163,8 @@ class ValkeyFanout:
                             pipe.publish(channel, message)
                         await pipe.execute()
                 except Exception as error:
-                    # The receivers find the gap in sequence numbers and catch up from the log.
+                    # Part of the batch may have gone out: receivers skip what they heard.
                     log.warning("could not publish %d document messages: %s", len(batch), error)
+                    self._lost |= lost
+                    self._queue(batch[len(lost) :], first=True)
+                    await asyncio.sleep(self.retry_s)
