@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import time
 from pathlib import Path
 
 import torch
 from peer_env import peer_python
+from peers.snn_lif_peers import measure
 from torch import nn
 
 from simcore.train import LIF, LIFParams, sequence_fn
@@ -30,35 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("snntorch", "spikingjelly", "norse")
 
 
-def sync(device: str) -> None:
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
 def time_ours(n: int, variant: str, steps: int, batch: int, reps: int, device: str) -> dict:
-    torch.manual_seed(0)
     lif = LIF()
-    linear = nn.Linear(n, n).to(device)
-    x = torch.rand(steps, batch, n, device=device)
-    if variant == "lif_only":
-        x = (x * 2.0).requires_grad_()
-
-    def step() -> None:
-        inputs = linear(x) if variant == "layer" else x
-        lif(inputs)[0].sum().backward()
-
-    step()
-    sync(device)
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        step()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
-    return {"s": statistics.median(times), "peak_mb": peak, "backend": lif.backend}
+    result = measure(lambda _: lambda x: lif(x)[0], n, variant, steps, batch, reps, device)
+    return {**result, "backend": lif.backend}
 
 
 def grad_agreement(device: str) -> float:
@@ -138,11 +113,13 @@ def main() -> None:
                 {} if args.no_peers else run_peers(n, variant, args.steps, args.batch, args.reps)
             )
             row: dict[str, object] = {"n": n, "variant": variant, "ours_s": ours["s"]}
+            row["ours_peak_mb"] = ours["peak_mb"]
             for name in PEERS:
                 got = peers.get(name, {"error": "not run (--no-peers)"})
                 if "error" in got:
                     print(f"  {name}: null ({got['error']})", flush=True)
                 row[f"{name}_s"] = got.get("s")
+                row[f"{name}_peak_mb"] = got.get("peak_mb")
             peer_times = [
                 t
                 for t in (row["snntorch_s"], row["spikingjelly_s"], row["norse_s"])

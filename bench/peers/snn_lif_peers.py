@@ -1,14 +1,18 @@
 """The SNN-training peers (snnTorch, SpikingJelly, Norse) on the bench/snn_train.py problem.
 
 Runs in the peers' own environment (made by ``bench/snn_train.py`` in the cache dir). Prints
-one JSON object: ``{"<peer>": {"s": median seconds, "peak_mb": ..} | {"error": reason}}``.
+one JSON object: ``{"<peer>": {"s": median seconds, "peak_mb": ..} | {"error": reason}}``,
+where ``peak_mb`` is one pass's memory above what it starts with (its inputs and weights).
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
+import os
 import statistics
+import threading
 import time
 from collections.abc import Callable
 
@@ -57,7 +61,38 @@ def _norse(n: int) -> Callable[[torch.Tensor], torch.Tensor]:
 PEERS = {"snntorch": _snntorch, "spikingjelly": _spikingjelly, "norse": _norse}
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def _peak_cpu_mb(step: Callable[[], None]) -> float:
+    """Peak resident memory of one ``step`` above the level before it, in MiB, sampled every
+    millisecond from another thread (the CPU allocator keeps no statistics like CUDA's). What
+    earlier passes freed is handed back to the system first, so it does not hide this one's."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    base = peak = _rss_bytes()
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak
+        while not done.wait(0.001):
+            peak = max(peak, _rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        step()
+    finally:
+        done.set()
+        sampler.join()
+    return (max(peak, _rss_bytes()) - base) / 2**20
+
+
 def measure(make, n: int, variant: str, steps: int, batch: int, reps: int, device: str) -> dict:
+    """Median seconds of ``reps`` forward + backward passes after a warm-up, then the peak
+    memory of one more pass (apart, so sampling it costs the timed passes nothing). Also
+    what ``bench/snn_train.py`` times our layer with, so every framework is timed alike."""
     torch.manual_seed(0)
     lif = make(n)
     linear = nn.Linear(n, n).to(device)
@@ -75,19 +110,21 @@ def measure(make, n: int, variant: str, steps: int, batch: int, reps: int, devic
 
     step()
     sync()
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         step()
         sync()
         times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else None
-    out = {"s": statistics.median(times), "peak_mb": peak}
-    if hasattr(lif, "backend"):
-        out["backend"] = lif.backend
-    return out
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        step()
+        sync()
+        peak = (torch.cuda.max_memory_allocated() - base) / 2**20
+    else:
+        peak = _peak_cpu_mb(step)
+    return {"s": statistics.median(times), "peak_mb": round(peak, 1)}
 
 
 def main() -> None:
