@@ -336,6 +336,9 @@ def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket
             lifespan="on",
             timeout_graceful_shutdown=10,
             proxy_headers=True,
+            # websockets' Sans-I/O protocol: a send is one synchronous write (the older one
+            # awaits through several layers), and fan-out to every viewer is made of sends.
+            ws="websockets-sansio",
             # The document socket's message limit, enforced before a message is buffered.
             ws_max_size=settings.doc_max_update_bytes,
         )
