@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 from server import __version__
 from server.config import Settings
 from server.connections import Connections
+from server.domain.datasets.controller import DatasetController
 from server.domain.documents.controller import DocumentController
 from server.domain.documents.rooms import open_rooms
 from server.domain.documents.sharing import Sharing
@@ -64,6 +65,7 @@ def create_app(settings: Settings, embedded: frozenset[str] = frozenset()) -> Li
         compute,
     ]
     handlers.append(LibraryController)
+    handlers.append(DatasetController)
     handlers.append(_web_app(settings))
     return Litestar(
         route_handlers=handlers,

@@ -101,6 +101,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_streams_ttl_s: float = 3600.0
     """``SPIKEX_RUN_STREAMS_TTL_S``: how long a finished run's Valkey streams are kept (its
     recording, metrics and logs stay in storage)."""
+    run_lease_s: float = 15.0
+    """``SPIKEX_RUN_LEASE_S``: how long a server's claim of a queued run (renewed while it
+    waits, then by its worker's heartbeat) holds in PostgreSQL; a queued run whose claim ran
+    out (its server died) is dispatched again by any server."""
+    run_sweep_s: float = 2.0
+    """``SPIKEX_RUN_SWEEP_S``: how often a server renews its claims and looks for queued runs
+    to dispatch (less than ``SPIKEX_RUN_LEASE_S``)."""
     frames_poll_s: float = 1.0
     """``SPIKEX_FRAMES_POLL_S``: how long one read of a run's frame stream waits in Valkey."""
     frames_retry_s: float = 0.5
@@ -141,6 +148,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     reference implementation, in a separate process) may take."""
     library_max_upload_bytes: int = 16 * 1024 * 1024
     """``SPIKEX_LIBRARY_MAX_UPLOAD_BYTES``: the largest contributed component (all files)."""
+    dataset_max_upload_bytes: int = 1024 * 1024 * 1024
+    """``SPIKEX_DATASET_MAX_UPLOAD_BYTES``: the largest dataset upload (the whole request);
+    it is spooled to a temporary file (``TMPDIR``) and checked before it is stored."""
+    dataset_preview_samples: int = 8
+    """``SPIKEX_DATASET_PREVIEW_SAMPLES``: samples a dataset's preview shows."""
+    dataset_preview_values: int = 1024
+    """``SPIKEX_DATASET_PREVIEW_VALUES``: the most values one preview sample holds (a larger
+    sample is summed over its leading axes, then subsampled)."""
 
     @property
     def objects_dir(self) -> Path:
@@ -186,6 +201,8 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_RUN_HEARTBEAT_S": "run_heartbeat_s",
     "SPIKEX_RUN_HEARTBEAT_TTL_S": "run_heartbeat_ttl_s",
     "SPIKEX_RUN_STREAMS_TTL_S": "run_streams_ttl_s",
+    "SPIKEX_RUN_LEASE_S": "run_lease_s",
+    "SPIKEX_RUN_SWEEP_S": "run_sweep_s",
     "SPIKEX_FRAMES_POLL_S": "frames_poll_s",
     "SPIKEX_FRAMES_RETRY_S": "frames_retry_s",
     "SPIKEX_FRAMES_RECENT_METRICS": "frames_recent_metrics",
@@ -203,6 +220,9 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_LIBRARY_SYNC": "library_sync",
     "SPIKEX_LIBRARY_CHECK_TIMEOUT_S": "library_check_timeout_s",
     "SPIKEX_LIBRARY_MAX_UPLOAD_BYTES": "library_max_upload_bytes",
+    "SPIKEX_DATASET_MAX_UPLOAD_BYTES": "dataset_max_upload_bytes",
+    "SPIKEX_DATASET_PREVIEW_SAMPLES": "dataset_preview_samples",
+    "SPIKEX_DATASET_PREVIEW_VALUES": "dataset_preview_values",
 }
 _FIELD_TO_VARIABLE = {field: variable for variable, field in ENVIRONMENT.items()}
 
@@ -247,12 +267,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "doc_close_timeout_s",
         "library_check_timeout_s",
         "library_max_upload_bytes",
+        "dataset_max_upload_bytes",
+        "dataset_preview_samples",
+        "dataset_preview_values",
         "run_workers",
         "run_frames_maxlen",
         "run_events_maxlen",
         "run_heartbeat_s",
         "run_heartbeat_ttl_s",
         "run_streams_ttl_s",
+        "run_lease_s",
+        "run_sweep_s",
         "doc_retry_s",
         "doc_fanout_queue_bytes",
         "doc_awareness_timeout_s",
@@ -270,6 +295,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     ):
         if getattr(settings, field) <= 0:
             raise SettingsError(f"{_FIELD_TO_VARIABLE[field]} must be positive")
+    if settings.run_sweep_s >= settings.run_lease_s:
+        raise SettingsError("SPIKEX_RUN_SWEEP_S must be less than SPIKEX_RUN_LEASE_S")
     if settings.executor != "local" and not settings.executor.startswith("ray://"):
         raise SettingsError(f"SPIKEX_EXECUTOR={settings.executor!r}: use local or ray://host:port")
     return settings

@@ -52,6 +52,20 @@ class ObjectStore:
     async def put(self, key: str, data: bytes) -> None:
         await obstore.put_async(self._store, key, data)
 
+    async def put_file(self, key: str, path: Path) -> None:
+        """Store the file at ``path`` in parts (a multipart upload), never whole in memory."""
+        await obstore.put_async(self._store, key, path)
+
+    async def get_file(self, key: str, path: Path) -> None:
+        """Write the object to ``path`` as it arrives."""
+        try:
+            result = await obstore.get_async(self._store, key)
+        except (FileNotFoundError, NotFoundError):
+            raise ObjectNotFound(key) from None
+        with path.open("wb") as file:
+            async for chunk in result.stream():
+                file.write(chunk)
+
     async def get(self, key: str) -> bytes:
         try:
             result = await obstore.get_async(self._store, key)

@@ -5,11 +5,18 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.servers import ServerProcess, wait_for
 
 FINAL = ("completed", "stopped", "failed")
+
+
+def held_by_test() -> dict[str, Any]:
+    """The claim of a queued run row a test inserts and drives itself: no server's sweep
+    takes it (an unclaimed queued run is one a server died holding)."""
+    return {"claimed_by": "a test", "lease_until": datetime.now(UTC) + timedelta(days=1)}
 
 
 def small_model(server: ServerProcess, rate_hz: float = 40.0) -> str:

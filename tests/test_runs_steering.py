@@ -4,6 +4,7 @@ simulation at the next chunk, and the frame says from which step they apply."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -75,6 +76,36 @@ def _frames_after(client: valkey.Valkey, run_id: str) -> list[frames.Decoded]:
 def test_an_edit_of_the_document_reaches_the_running_simulation(
     server: ServerProcess, services_environment: dict[str, str]
 ) -> None:
+    _an_edit_reaches_the_run(server, server, services_environment)
+
+
+def test_an_edit_made_on_another_server_reaches_the_running_simulation(
+    server: ServerProcess, services_environment: dict[str, str], tmp_path: Path
+) -> None:
+    other = ServerProcess(tmp_path / "other", services_environment).start()
+    try:
+        _an_edit_reaches_the_run(server, other, services_environment)
+    finally:
+        other.stop()
+
+
+def test_an_edit_made_while_the_document_is_unloaded_still_reaches_the_run(
+    services_environment: dict[str, str], tmp_path: Path
+) -> None:
+    # Rooms without peers unload almost at once: the edit lands while the server that
+    # steers the run does not hold the document, and is in the state it loads again.
+    environ = {**services_environment, "SPIKEX_DOC_UNLOAD_IDLE_S": "0.1"}
+    unloading = ServerProcess(tmp_path / "unloading", environ).start()
+    try:
+        _an_edit_reaches_the_run(unloading, unloading, services_environment)
+    finally:
+        unloading.stop()
+
+
+def _an_edit_reaches_the_run(
+    server: ServerProcess, editor: ServerProcess, services_environment: dict[str, str]
+) -> None:
+    """A run started on ``server``, the edit sent to ``editor`` (which may be another)."""
     model_id = small_model(server, rate_hz=80.0)
     client = valkey.Valkey.from_url(services_environment["VALKEY_URL"])
     try:
@@ -85,7 +116,7 @@ def test_an_edit_of_the_document_reaches_the_running_simulation(
             edit = [
                 {"op": "set", "path": "stimuli/drive/generator/parameters/rate/value", "value": 0}
             ]
-            assert server.post(f"/api/models/{model_id}/changes", json=edit).status_code == 200
+            assert editor.post(f"/api/models/{model_id}/changes", json=edit).status_code == 200
             done = wait_state(server, run["id"], ("completed", "failed"), timeout_s=60)
         assert done["state"] == "completed", done
         decoded = _frames_after(client, run["id"])

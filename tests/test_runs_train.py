@@ -15,7 +15,7 @@ from server.db.tables import Model, Run, RunLog, RunMetric
 from server.domain.runs import keys, worker
 from server.domain.runs.schemas import RunOptions
 from simcore import frames
-from tests.runs import FINAL, start_run, wait_state
+from tests.runs import FINAL, held_by_test, start_run, wait_state
 from tests.servers import ServerProcess
 
 
@@ -41,6 +41,7 @@ async def test_a_training_run_records_each_epoch(
             state="queued",
             spec=msgspec.json.encode(spec).decode(),
             options=msgspec.json.encode(options).decode(),
+            **held_by_test(),
         )
     )
     settings = load_settings({**services_environment, "SPIKEX_DATA_DIR": str(data_dir)})

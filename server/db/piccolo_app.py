@@ -6,6 +6,7 @@ from piccolo.conf.apps import AppConfig
 
 from server.db.tables import (
     ApiKey,
+    Dataset,
     DocumentSnapshot,
     DocumentUpdate,
     DocumentVersion,
@@ -31,5 +32,6 @@ APP_CONFIG = AppConfig(
         RunLog,
         ApiKey,
         LibraryComponent,
+        Dataset,
     ],
 )

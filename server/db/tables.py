@@ -103,6 +103,12 @@ class Run(Table, tablename="runs"):
     error = Text(null=True, default=None)
     worker = Varchar(length=300, null=True, default=None)
     """Where it runs: host and process id."""
+    claimed_by = Varchar(length=300, null=True, default=None)
+    """The server process that dispatched it (while queued), then its worker."""
+    lease_until = Timestamptz(null=True, default=None)
+    """Until when the claim holds unless renewed: a queued run whose lease ran out is
+    dispatched again by any server; a running one whose lease and heartbeat both ran out is
+    failed."""
     progress = DoublePrecision(default=0.0)
     step = BigInt(default=0)
     """Steps (simulation) or epochs (training) done."""
@@ -165,3 +171,26 @@ class LibraryComponent(Table, tablename="library_components"):
     review_comment = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow())
     updated_at = Timestamptz(default=TimestamptzNow())
+
+
+class Dataset(Table, tablename="datasets"):
+    """An uploaded dataset: what it holds here, its file(s) in object storage under
+    ``object_key`` (a prefix; see ``server.domain.datasets.service``). Built-in datasets have
+    no row."""
+
+    id = UUID(primary_key=True)
+    name = Varchar(length=200)
+    format = Varchar(length=16)
+    classes = Array(Text())
+    shape = Array(Integer())
+    """One sample's, as training reads it."""
+    samples = BigInt()
+    class_counts = Array(BigInt())
+    size = BigInt()
+    """The uploaded file(s), in bytes."""
+    object_key = Varchar(length=300)
+    preview = JSONB()
+    """A few samples, small (``DatasetPreview``), made when it was uploaded."""
+    # Null until accounts exist, as for models.
+    owner = ForeignKey(User, null=True, on_delete=OnDelete.set_null, index=True)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)

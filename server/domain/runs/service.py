@@ -2,14 +2,23 @@
 steering of running simulations from their model's document.
 
 Controllers, websocket handlers and jobs share these. A run's worker owns its row while it
-runs (state, progress, metrics, logs); the server only creates the row, sends commands, and
-marks the run failed when its worker is gone (it exited, or its heartbeat ran out).
+runs (state, progress, metrics, logs); the server only creates the row, dispatches it, sends
+commands, and marks the run failed when its worker is gone (it exited, or its heartbeat and
+its lease ran out).
+
+Dispatching is claimed in PostgreSQL, never in Valkey: the server that dispatches a queued run
+holds a lease on it (``claimed_by``, ``lease_until``), renewed every sweep while the run waits
+for a worker, then by the worker's heartbeat. Every server sweeps for queued runs whose lease
+ran out (their server died before a worker started them) and dispatches them again; one
+atomic UPDATE takes each, so two servers sharing the database never both dispatch one run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -25,6 +34,7 @@ from collab.schema import to_spec
 from server.config import Settings
 from server.connections import Connections
 from server.db.tables import Run, RunLog, RunMetric
+from server.domain.datasets import service as datasets
 from server.domain.documents.rooms import room_of
 from server.domain.documents.service import read_spec
 from server.domain.models.service import get_model
@@ -97,6 +107,43 @@ def _json(value: Any) -> str | bytes:
     return value if isinstance(value, str | bytes) else msgspec.json.encode(value)
 
 
+_CLAIM = """
+UPDATE runs SET claimed_by = {}, lease_until = now() + make_interval(secs => {})
+WHERE state = 'queued' AND (lease_until IS NULL OR lease_until < now())
+    AND (options->>'target' IS NULL OR options->>'target' = ANY({}))
+    AND options->>'device' = ANY({})
+RETURNING id, model, kind, spec, options
+"""
+"""Take every queued run nobody holds that this server's executor can place (its compute
+target, if it chose one, and its device). Concurrent sweeps each lock a row in turn and the
+later one sees the lease just set, so each run goes to exactly one server."""
+
+_CLAIM_NEW = """
+UPDATE runs SET claimed_by = {}, lease_until = now() + make_interval(secs => {})
+WHERE id = {} AND state = 'queued'
+"""
+
+_RENEW = """
+UPDATE runs SET lease_until = now() + make_interval(secs => {})
+WHERE claimed_by = {} AND state = 'queued'
+"""
+
+_RELEASE = """
+UPDATE runs SET claimed_by = NULL, lease_until = NULL
+WHERE claimed_by = {} AND state = 'queued'
+"""
+
+_WATCHED = """
+SELECT id, COALESCE(lease_until < now(), true) AS lapsed FROM runs
+WHERE state IN ('running', 'paused')
+"""
+
+
+def server_name() -> str:
+    """This server process, as its claims name it (unique even when a pid is reused)."""
+    return f"{socket.gethostname()} pid {os.getpid()} server {uuid4().hex[:8]}"
+
+
 class Runs:
     """The runs service of one server process (``app.state.runs``)."""
 
@@ -105,18 +152,24 @@ class Runs:
         self.valkey = connections.valkey
         self.rooms = rooms
         self.executor: Executor = open_executor(settings, self._worker_ended)
+        self.name = server_name()
         self._tasks: set[asyncio.Task[None]] = set()
         self._silent_since: dict[UUID, float] = {}
 
     async def start(self) -> None:
         await self.executor.start()
         self._spawn(self._watch_heartbeats())
+        self._spawn(self._sweep())
 
     async def close(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.executor.close()
+        # What still waited for a worker here goes to the other servers at once, not once
+        # its lease runs out.
+        with contextlib.suppress(Exception):
+            await Run.raw(_RELEASE, self.name)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)
@@ -132,6 +185,8 @@ class Runs:
         if isinstance(spec, list):
             raise RunRefused("the model's document is not a sound model", spec)
         spec, dataset = self._frozen(spec, data)
+        if dataset is not None:
+            await _check_dataset(dataset)
         placement = Placement(data.device, data.target)
         try:
             check_placement(await self.executor.targets(), placement)
@@ -152,25 +207,66 @@ class Runs:
             dataset=dataset,
         )
         run_id = uuid4()
-        await Run.insert(
-            Run(
-                id=run_id,
-                model=model_id,
-                kind=data.kind,
-                state="queued",
-                spec=msgspec.json.encode(spec).decode(),
-                options=msgspec.json.encode(options).decode(),
+        # Claimed as it is made: no other server's sweep ever sees it unclaimed.
+        async with Run._meta.db.transaction():
+            await Run.insert(
+                Run(
+                    id=run_id,
+                    model=model_id,
+                    kind=data.kind,
+                    state="queued",
+                    spec=msgspec.json.encode(spec).decode(),
+                    options=msgspec.json.encode(options).decode(),
+                )
             )
-        )
+            await Run.raw(_CLAIM_NEW, self.name, self.settings.run_lease_s, run_id)
+        log.info("run queued", run=str(run_id), model=str(model_id), kind=data.kind)
+        await self._dispatch(run_id, model_id, data.kind, spec, placement)
+        return await self.get(run_id)
+
+    async def _dispatch(
+        self, run_id: UUID, model_id: UUID, kind: str, spec: ModelSpec, placement: Placement
+    ) -> None:
+        """Hand a run this server has claimed to the executor, and steer it from its model's
+        document while it is live."""
+        log.info("run dispatched", run=str(run_id), server=self.name)
         try:
             await self.executor.submit(run_id, placement)
         except Exception as error:
             await self._fail(run_id, f"the executor refused the run: {error}")
             raise
-        if data.kind == "simulate":
+        if kind == "simulate":
             self._spawn(self._steer_from_document(run_id, model_id, spec))
-        log.info("run queued", run=str(run_id), model=str(model_id), kind=data.kind)
-        return await self.get(run_id)
+
+    async def _sweep(self) -> None:
+        """Keep this server's claims, and dispatch the queued runs nobody holds (their server
+        died before a worker started them), now and every ``run_sweep_s``."""
+        while True:
+            try:
+                await Run.raw(_RENEW, self.settings.run_lease_s, self.name)
+                targets = await self.executor.targets()
+                claimed = await Run.raw(
+                    _CLAIM,
+                    self.name,
+                    self.settings.run_lease_s,
+                    [target.id for target in targets],
+                    sorted({device for target in targets for device in target.devices}),
+                )
+            except Exception:
+                log.warning("could not sweep the queued runs; will try again", exc_info=True)
+                claimed = []
+            for row in claimed:
+                options = msgspec.json.decode(_json(row["options"]), type=RunOptions)
+                spec = msgspec.json.decode(_json(row["spec"]), type=ModelSpec)
+                with contextlib.suppress(Exception):  # _dispatch failed the run, and said so
+                    await self._dispatch(
+                        row["id"],
+                        row["model"],
+                        row["kind"],
+                        spec,
+                        Placement(options.device, options.target),
+                    )
+            await asyncio.sleep(self.settings.run_sweep_s)
 
     def _frozen(self, spec: ModelSpec, data: RunCreate) -> tuple[ModelSpec, str | None]:
         """The spec as this run runs it (its seed, duration or epochs), and its dataset."""
@@ -195,7 +291,6 @@ class Runs:
         dataset = data.dataset or training.dataset
         if not dataset:
             raise RunRefused("training needs a dataset: set training/dataset or give one")
-        _check_dataset(dataset)
         training = msgspec.structs.replace(
             training, dataset=dataset, epochs=data.epochs or training.epochs
         )
@@ -333,23 +428,25 @@ class Runs:
 
         A heartbeat counts as gone only once this watcher has seen it missing for a whole
         TTL while Valkey answered: a restarted Valkey has lost every heartbeat, and its
-        workers need a moment to set theirs again."""
+        workers need a moment to set theirs again. And only once the worker's lease in
+        PostgreSQL ran out too: a server on another Valkey never sees this one's heartbeats."""
         interval = self.settings.run_heartbeat_s
         ttl = self.settings.run_heartbeat_ttl_s
         while True:
             await asyncio.sleep(interval)
             try:
-                rows = await Run.select(Run.id).where(Run.state.is_in(["running", "paused"]))
+                rows = await Run.raw(_WATCHED)
                 running = [row["id"] for row in rows]
                 alive = [await self.valkey.exists(keys.heartbeat_key(r)) for r in running]
             except Exception:
                 self._silent_since.clear()  # cannot tell now; start counting afresh
                 continue
             now = time.monotonic()
+            lapsed = {row["id"] for row in rows if row["lapsed"]}
             silent = {run for run, beating in zip(running, alive, strict=True) if not beating}
             self._silent_since = {run: self._silent_since.get(run, now) for run in silent}
             for run, since in list(self._silent_since.items()):
-                if now - since >= ttl:
+                if now - since >= ttl and run in lapsed:
                     del self._silent_since[run]
                     await self._fail(
                         run, f"the worker stopped answering (no heartbeat for {ttl:g} s)"
@@ -370,6 +467,9 @@ class Runs:
                 await asyncio.sleep(self.settings.run_heartbeat_s)
                 continue
             subscription = room.doc.observe(lambda _: changed.set())
+            # Compared at once: an edit made while the room was not held here (before it was
+            # first opened, or while it was unloaded for idling) is in the state it loaded.
+            changed.set()
             try:
                 while not room.closed:
                     with contextlib.suppress(TimeoutError):
@@ -429,9 +529,7 @@ def _seconds(value: Any, what: str) -> float:
     return float(seconds)
 
 
-def _check_dataset(dataset: str) -> None:
-    # Imported here: the datasets bring torch, which the server only needs for training runs.
-    from simcore.train.datasets import BUILTINS
-
-    if dataset not in BUILTINS:
-        raise RunRefused(f"unknown dataset {dataset!r}; the datasets are {sorted(BUILTINS)}")
+async def _check_dataset(dataset: str) -> None:
+    """A built-in dataset's name or an upload's id."""
+    if not await datasets.exists(dataset):
+        raise RunRefused(f"unknown dataset {dataset!r}; the datasets are {await datasets.names()}")

@@ -36,6 +36,7 @@ from valkey.exceptions import ValkeyError
 from server.config import Settings, load_settings
 from server.connections import Connections
 from server.db.tables import Run, RunLog, RunMetric
+from server.domain.datasets import service as datasets
 from server.domain.frames.recorder import Recorder
 from server.domain.runs import keys, messages
 from server.domain.runs.messages import (
@@ -49,6 +50,8 @@ from server.domain.runs.messages import (
     Stop,
 )
 from server.domain.runs.schemas import RunOptions
+from server.objects import ObjectStore
+from simcore.builtin_datasets import BUILTIN_DATASETS
 from simcore.spec import ModelSpec, to_si
 
 log = structlog.get_logger(__name__)
@@ -120,16 +123,15 @@ class Worker:
         # and once the run is seen running this loop must be free to beat.
         await asyncio.to_thread(_preload, row["kind"])
         await self._beat()  # alive before it is seen running, so the watcher never misses it
-        claimed = (
-            await Run.update(
-                {
-                    Run.state: "running",
-                    Run.worker: worker_name(),
-                    Run.started_at: datetime.now(UTC),
-                }
-            )
-            .where((Run.id == self.run_id) & (Run.state == "queued"))
-            .returning(Run.id)
+        # The lease passes from the server that dispatched the run to this worker, which
+        # renews it with every heartbeat; PostgreSQL's clock dates it.
+        claimed = await Run.raw(
+            _START,
+            worker_name(),
+            worker_name(),
+            datetime.now(UTC),
+            self.settings.run_lease_s,
+            self.run_id,
         )
         if not claimed:
             await self.valkey.delete(keys.heartbeat_key(self.run_id))
@@ -227,7 +229,7 @@ class Worker:
         from simcore.train.trainer import train
 
         assert spec.training is not None and options.dataset is not None
-        dataset, evaluation = await asyncio.to_thread(load_dataset, options.dataset)
+        dataset, evaluation = await load_dataset(options.dataset, self.connections.objects)
         loop = asyncio.get_running_loop()
         epochs = spec.training.epochs
         self._unpaused.set()
@@ -451,8 +453,8 @@ class Worker:
                     await RunMetric.insert(*metrics)
                 if logs:
                     await RunLog.insert(*logs)
-                await Run.update({Run.progress: self.progress, Run.step: self.step}).where(
-                    Run.id == self.run_id
+                await Run.raw(
+                    _RENEW, self.progress, self.step, self.settings.run_lease_s, self.run_id
                 )
         except Exception:
             log.warning("could not save the run's records; will try again", exc_info=True)
@@ -502,6 +504,18 @@ class Worker:
 
 _background: set[asyncio.Task[None]] = set()
 
+_START = """
+UPDATE runs SET state = 'running', worker = {}, claimed_by = {}, started_at = {},
+    lease_until = now() + make_interval(secs => {})
+WHERE id = {} AND state = 'queued'
+RETURNING id
+"""
+
+_RENEW = """
+UPDATE runs SET progress = {}, step = {}, lease_until = now() + make_interval(secs => {})
+WHERE id = {}
+"""
+
 
 async def _retrying(write: Any, interval_s: float = 0.5, attempts: int = 120) -> Any:
     """A PostgreSQL write that must happen, tried until it does (about a minute)."""
@@ -536,13 +550,17 @@ def _preload(kind: str) -> None:
         importlib.import_module(module)
 
 
-def load_dataset(name: str) -> tuple[Any, Any]:
-    """The training and evaluation sets of dataset ``name``, as Torch datasets of
-    ``(x, label)``: a built-in set, split the same way on every run. (Uploaded datasets are
-    not offered to runs yet.)"""
+async def load_dataset(name: str, objects: ObjectStore) -> tuple[Any, Any]:
+    """The training and evaluation sets of dataset ``name`` (a built-in's name or an
+    upload's id, its files read from object storage), as Torch datasets of ``(x, label)``,
+    split the same way on every run."""
     from simcore.train.datasets import builtin, split
 
-    return split(builtin(name), _EVAL_FRACTION, seed=0)
+    if name in BUILTIN_DATASETS:
+        dataset = await asyncio.to_thread(builtin, name)
+    else:
+        dataset = await datasets.open_upload(objects, UUID(name))
+    return split(dataset, _EVAL_FRACTION, seed=0)
 
 
 def simulation_seconds(spec: ModelSpec) -> float:

@@ -6,18 +6,28 @@ Every dataset is a torch-style dataset (``__len__``, ``__getitem__ -> (x, label)
 
 from simcore.train.datasets.arrays import ArrayDataset, DatasetError, split
 from simcore.train.datasets.builtin import BUILTINS, builtin, digits, rate_coded, spike_patterns
-from simcore.train.datasets.formats import FORMATS, parse_csv, parse_events, parse_idx, parse_npz
+from simcore.train.datasets.formats import (
+    FORMATS,
+    EventDataset,
+    parse_csv,
+    parse_events,
+    parse_idx,
+    parse_image_folders,
+    parse_npz,
+)
 
 __all__ = [
     "BUILTINS",
     "FORMATS",
     "ArrayDataset",
     "DatasetError",
+    "EventDataset",
     "builtin",
     "digits",
     "parse_csv",
     "parse_events",
     "parse_idx",
+    "parse_image_folders",
     "parse_npz",
     "rate_coded",
     "spike_patterns",

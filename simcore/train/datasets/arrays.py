@@ -15,7 +15,12 @@ class DatasetError(ValueError):
 
 
 class ArrayDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
-    def __init__(self, x: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> None:
+    """``scale`` multiplies each sample as it is read, so 8-bit images stay 8-bit (and
+    memory-mapped) until then."""
+
+    def __init__(
+        self, x: np.ndarray, y: np.ndarray, classes: Sequence[str], scale: float = 1.0
+    ) -> None:
         if x.ndim < 2:
             raise DatasetError(f"samples need at least 2 dimensions (n, ...), got shape {x.shape}")
         if y.ndim != 1:
@@ -30,6 +35,7 @@ class ArrayDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
         self.x = x
         self.y = y
         self.classes = list(classes)
+        self.scale = scale
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -40,14 +46,17 @@ class ArrayDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
 
     def __getitem__(self, i: int) -> tuple[Tensor, int]:
         # np.array copies one sample out of a memmap; the rest of the file stays on disk.
-        return torch.from_numpy(np.array(self.x[i], dtype=np.float32)), int(self.y[i])
+        sample = np.array(self.x[i], dtype=np.float32)
+        if self.scale != 1.0:
+            sample *= np.float32(self.scale)
+        return torch.from_numpy(sample), int(self.y[i])
 
     def class_counts(self) -> list[int]:
         return np.bincount(np.asarray(self.y), minlength=len(self.classes)).tolist()
 
     def save(self, path: str) -> None:
         """The normalised form (``.npy`` pair) that ``load`` memory-maps."""
-        np.save(f"{path}.x.npy", np.asarray(self.x, dtype=np.float32))
+        np.save(f"{path}.x.npy", np.asarray(self.x, dtype=np.float32) * np.float32(self.scale))
         np.save(f"{path}.y.npy", np.asarray(self.y, dtype=np.int64))
 
     @classmethod

@@ -57,6 +57,7 @@ def rate_coded(
     return ArrayDataset(x, y.astype(np.int64), [f"rates {k}" for k in range(classes)])
 
 
+# The names and what each holds are in simcore.builtin_datasets (importable without torch).
 BUILTINS: dict[str, Callable[..., ArrayDataset]] = {
     "digits": digits,
     "spike-patterns": spike_patterns,

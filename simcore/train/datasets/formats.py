@@ -1,11 +1,20 @@
 """Parsers for uploaded files; each returns a dataset or raises ``DatasetError`` naming the
 problem (shape mismatch, unknown label, corrupt file).
 
+Each takes the file's bytes or its path. From a path, what the format allows stays on disk:
+the uncompressed arrays of an npz (``np.savez``, not ``savez_compressed``) and a plain IDX
+file are memory-mapped, a CSV is read line by line; a gzipped IDX file, compressed npz arrays
+and a zip of images are decoded into memory (images as 8 bits a value).
+
 Layouts:
 - ``npz``: arrays ``x`` (n, ...) and ``y`` (n,) integer labels; optional ``classes`` (names).
 - ``csv``: a header row; the column named ``label`` holds the labels (any strings, sorted into
   classes), every other column is a numeric feature.
 - ``idx``: an MNIST IDX images file and an IDX labels file (optionally gzipped).
+- ``image-folders``: a zip with one folder per class (the folder names, sorted, are the
+  classes; one common top folder around them is allowed), each holding images Pillow reads
+  (PNG, JPEG, ...), all of one size: samples (1, height, width) in [0, 1] if every image is
+  grayscale, else (3, height, width) RGB.
 - ``events``: npz with ``events`` (structured array, fields ``x``, ``y``, ``t``, ``p``, all
   samples' events concatenated, each sample's sorted by ``t``), ``offsets`` (n + 1, sample i is
   ``events[offsets[i]:offsets[i+1]]``), ``labels`` (n,), ``sensor`` ([width, height]) and
@@ -15,11 +24,16 @@ Layouts:
 
 from __future__ import annotations
 
+import array
 import csv
 import gzip
 import io
+import os
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import IO, Literal
 
 import numpy as np
 import torch
@@ -27,13 +41,66 @@ from torch import Tensor
 
 from simcore.train.datasets.arrays import ArrayDataset, DatasetError
 
+Source = bytes | str | os.PathLike[str]
+"""A file's content, or its path."""
 
-def _load_npz(data: bytes) -> dict[str, np.ndarray]:
+
+def _load_npz(source: Source) -> dict[str, np.ndarray]:
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
-            return {k: archive[k] for k in archive.files}
+        if isinstance(source, bytes):
+            with np.load(io.BytesIO(source), allow_pickle=False) as archive:
+                return {k: archive[k] for k in archive.files}
+        return _map_npz(Path(source))
     except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise DatasetError(f"corrupt .npz file: {exc}") from exc
+
+
+def _map_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of the npz at ``path``: stored (uncompressed) ones memory-mapped where they
+    lie in the file, compressed ones read."""
+    arrays: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as archive, path.open("rb") as raw:
+        for info in archive.infolist():
+            if not info.filename.endswith(".npy"):
+                continue
+            name = info.filename[: -len(".npy")]
+            mapped = None
+            if info.compress_type == zipfile.ZIP_STORED:
+                mapped = _map_member(path, raw, info)
+            if mapped is None:
+                with archive.open(info) as member:
+                    mapped = np.lib.format.read_array(member, allow_pickle=False)
+            arrays[name] = mapped
+    return arrays
+
+
+def _map_member(path: Path, raw: IO[bytes], info: zipfile.ZipInfo) -> np.ndarray | None:
+    """A stored ``.npy`` member as a memmap, or None where reading it is as good (a scalar,
+    an empty array, a header version numpy has no public reader for)."""
+    # The member's data follow its local header, whose extra field may differ from the
+    # central directory's: read the lengths there.
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise DatasetError(f"corrupt .npz file: bad local header of {info.filename}")
+    raw.seek(int.from_bytes(local[26:28], "little") + int.from_bytes(local[28:30], "little"), 1)
+    start = raw.tell()
+    version = np.lib.format.read_magic(raw)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(raw)
+    elif version == (2, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(raw)
+    else:
+        return None
+    if dtype.hasobject:
+        raise DatasetError(f"{info.filename} holds Python objects; only numeric arrays load")
+    size = int(np.prod(shape)) * dtype.itemsize
+    if raw.tell() - start + size != info.file_size:
+        raise DatasetError(f"corrupt .npz file: {info.filename} does not hold its {shape} array")
+    if not shape or size == 0:
+        return None
+    order: Literal["C", "F"] = "F" if fortran else "C"
+    return np.memmap(path, dtype=dtype, mode="r", offset=raw.tell(), shape=shape, order=order)
 
 
 def _classes(names: np.ndarray | None, y: np.ndarray) -> list[str]:
@@ -42,8 +109,8 @@ def _classes(names: np.ndarray | None, y: np.ndarray) -> list[str]:
     return [str(c) for c in range(int(y.max()) + 1 if len(y) else 0)]
 
 
-def parse_npz(data: bytes) -> ArrayDataset:
-    arrays = _load_npz(data)
+def parse_npz(source: Source) -> ArrayDataset:
+    arrays = _load_npz(source)
     missing = {"x", "y"} - arrays.keys()
     if missing:
         raise DatasetError(f"the .npz file lacks the array(s) {sorted(missing)}")
@@ -53,71 +120,179 @@ def parse_npz(data: bytes) -> ArrayDataset:
     return ArrayDataset(x, y, _classes(arrays.get("classes"), y))
 
 
-def parse_csv(data: bytes) -> ArrayDataset:
+@contextmanager
+def _text(source: Source) -> Iterator[IO[str]]:
+    if isinstance(source, bytes):
+        try:
+            yield io.StringIO(source.decode("utf-8"), newline="")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(f"corrupt CSV file: {exc}") from exc
+        return
+    with open(source, encoding="utf-8", newline="") as lines:
+        yield lines
+
+
+def parse_csv(source: Source) -> ArrayDataset:
+    # The features go into one flat float32 buffer as the lines are read: the file is never
+    # held whole, nor a Python float per value.
+    features = array.array("f")
+    labels: list[str] = []
     try:
-        rows = list(csv.reader(io.StringIO(data.decode("utf-8"))))
+        with _text(source) as text:
+            rows = csv.reader(text)
+            header = [h.strip() for h in next(rows, [])]
+            if "label" not in header:
+                raise DatasetError(f"the CSV header has no 'label' column: {header}")
+            col = header.index("label")
+            for line, row in enumerate(rows, start=2):
+                if len(row) != len(header):
+                    raise DatasetError(
+                        f"line {line}: {len(row)} fields, the header has {len(header)}"
+                    )
+                try:
+                    features.extend(float(v) for j, v in enumerate(row) if j != col)
+                except ValueError as exc:
+                    raise DatasetError(f"line {line}: {exc}") from exc
+                labels.append(row[col].strip())
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DatasetError(f"corrupt CSV file: {exc}") from exc
-    if len(rows) < 2:
+    if not labels:
         raise DatasetError("the CSV file needs a header row and at least one sample")
-    header = [h.strip() for h in rows[0]]
-    if "label" not in header:
-        raise DatasetError(f"the CSV header has no 'label' column: {header}")
-    col = header.index("label")
-    labels: list[str] = []
-    features: list[list[float]] = []
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise DatasetError(f"line {line}: {len(row)} fields, the header has {len(header)}")
-        try:
-            features.append([float(v) for j, v in enumerate(row) if j != col])
-        except ValueError as exc:
-            raise DatasetError(f"line {line}: {exc}") from exc
-        labels.append(row[col].strip())
     classes = sorted(set(labels))
     index = {c: i for i, c in enumerate(classes)}
     y = np.array([index[v] for v in labels], dtype=np.int64)
-    return ArrayDataset(np.array(features, dtype=np.float32), y, classes)
+    x = np.frombuffer(features, dtype=np.float32).reshape(len(labels), len(header) - 1)
+    return ArrayDataset(x, y, classes)
 
 
 _IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 
 
-def _idx(data: bytes, what: str) -> np.ndarray:
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
-            raise DatasetError(f"corrupt gzipped IDX {what} file: {exc}") from exc
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] not in _IDX_TYPES:
+_GZIP = b"\x1f\x8b"
+
+
+def _idx_header(head: bytes, size: int, what: str) -> tuple[tuple[int, ...], np.dtype, int]:
+    """The dims, type and data offset an IDX file of ``size`` bytes starting with ``head``
+    declares (checked against its size)."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in _IDX_TYPES:
         raise DatasetError(f"the {what} file is not an IDX file (bad magic number)")
-    ndim = data[3]
-    head = 4 + 4 * ndim
-    if len(data) < head:
+    ndim = head[3]
+    offset = 4 + 4 * ndim
+    if size < offset:
         raise DatasetError(f"the IDX {what} file is truncated in its header")
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    dtype = np.dtype(_IDX_TYPES[data[2]])
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = np.dtype(_IDX_TYPES[head[2]])
     expected = int(np.prod(dims)) * dtype.itemsize
-    if len(data) - head != expected:
+    if size - offset != expected:
         raise DatasetError(
-            f"the IDX {what} file holds {len(data) - head} data bytes, its header {dims} "
+            f"the IDX {what} file holds {size - offset} data bytes, its header {dims} "
             f"says {expected}"
         )
-    return np.frombuffer(data, dtype=dtype, offset=head).reshape(dims)
+    return dims, dtype, offset
 
 
-def parse_idx(images: bytes, labels: bytes) -> ArrayDataset:
+def _idx(source: Source, what: str) -> np.ndarray:
+    if not isinstance(source, bytes):
+        with open(source, "rb") as file:
+            head = file.read(4 + 4 * 255)
+        if head[:2] != _GZIP:
+            dims, dtype, offset = _idx_header(head, os.path.getsize(source), what)
+            if 0 in dims:
+                return np.empty(dims, dtype)
+            return np.memmap(source, dtype=dtype, mode="r", offset=offset, shape=dims)
+        source = Path(source).read_bytes()
+    if source[:2] == _GZIP:
+        try:
+            source = gzip.decompress(source)
+        except (OSError, EOFError) as exc:
+            raise DatasetError(f"corrupt gzipped IDX {what} file: {exc}") from exc
+    dims, dtype, offset = _idx_header(source[: 4 + 4 * 255], len(source), what)
+    return np.frombuffer(source, dtype=dtype, offset=offset).reshape(dims)
+
+
+def parse_idx(images: Source, labels: Source) -> ArrayDataset:
     x = _idx(images, "images")
     y = _idx(labels, "labels")
     if x.ndim < 2:
         raise DatasetError(f"the IDX images file has shape {x.shape}, expected (n, ...)")
     if y.ndim != 1:
         raise DatasetError(f"the IDX labels file has shape {y.shape}, expected (n,)")
-    if x.dtype == np.uint8:
-        x = x.astype(np.float32) / 255.0
     x = x.reshape(len(x), 1, *x.shape[1:]) if x.ndim == 3 else x
     y = y.astype(np.int64)
-    return ArrayDataset(x, y, _classes(None, y))
+    # 8-bit pixels stay 8-bit (and on disk) until a sample is read.
+    scale = 1.0 / 255.0 if x.dtype == np.uint8 else 1.0
+    return ArrayDataset(x, y, _classes(None, y), scale=scale)
+
+
+_GRAYSCALE = {"1", "L", "LA", "I", "I;16", "F"}
+"""Pillow's modes of one-channel images (LA: with an alpha channel, which is dropped)."""
+
+
+def parse_image_folders(source: Source) -> ArrayDataset:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise DatasetError(f"corrupt zip file: {exc}") from exc
+    with archive:
+        members = sorted(
+            (info for info in archive.infolist() if not info.is_dir() and not _hidden(info)),
+            key=lambda info: info.filename,
+        )
+        paths = [PurePosixPath(info.filename).parts for info in members]
+        if len({p[0] for p in paths}) == 1 and all(len(p) >= 3 for p in paths):
+            paths = [p[1:] for p in paths]  # one folder around the class folders
+        if not paths:
+            raise DatasetError("the zip holds no images (one folder per class, images in it)")
+        for info, path in zip(members, paths, strict=True):
+            if len(path) != 2:
+                raise DatasetError(
+                    f"{info.filename}: every image must lie in a class folder "
+                    "(class/image.png), one level deep"
+                )
+        # A first pass reads only the headers: a wrong file or size fails before decoding.
+        sizes: list[tuple[int, int]] = []
+        modes: set[str] = set()
+        for info in members:
+            try:
+                with archive.open(info) as file, Image.open(file) as image:
+                    sizes.append(image.size)
+                    modes.add(image.mode)
+            except (
+                UnidentifiedImageError,
+                OSError,
+                zipfile.BadZipFile,
+                Image.DecompressionBombError,
+            ) as exc:
+                raise DatasetError(f"{info.filename} is not an image: {exc}") from exc
+            if sizes[-1] != sizes[0]:
+                raise DatasetError(
+                    f"images differ in size: {members[0].filename} is "
+                    f"{sizes[0][0]}x{sizes[0][1]}, {info.filename} is "
+                    f"{sizes[-1][0]}x{sizes[-1][1]}; give every image one size"
+                )
+        mode = "L" if modes <= _GRAYSCALE else "RGB"
+        width, height = sizes[0]
+        x = np.empty((len(members), 1 if mode == "L" else 3, height, width), dtype=np.uint8)
+        for i, info in enumerate(members):
+            try:
+                with archive.open(info) as file, Image.open(file) as image:
+                    pixels = np.asarray(image.convert(mode))
+            except (OSError, zipfile.BadZipFile, Image.DecompressionBombError) as exc:
+                raise DatasetError(f"{info.filename} is a corrupt image: {exc}") from exc
+            x[i] = pixels[None] if mode == "L" else pixels.transpose(2, 0, 1)
+    names = [path[0] for path in paths]
+    classes = sorted(set(names))
+    index = {c: k for k, c in enumerate(classes)}
+    y = np.array([index[n] for n in names], dtype=np.int64)
+    return ArrayDataset(x, y, classes, scale=1.0 / 255.0)
+
+
+def _hidden(info: zipfile.ZipInfo) -> bool:
+    """Files archivers add beside the data (macOS resource forks, .DS_Store, Thumbs.db)."""
+    parts = PurePosixPath(info.filename).parts
+    return parts[0] == "__MACOSX" or parts[-1].startswith(".") or parts[-1] == "Thumbs.db"
 
 
 class EventDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
@@ -158,8 +333,8 @@ class EventDataset(torch.utils.data.Dataset[tuple[Tensor, int]]):
         return np.bincount(self.y, minlength=len(self.classes)).tolist()
 
 
-def parse_events(data: bytes) -> EventDataset:
-    arrays = _load_npz(data)
+def parse_events(source: Source) -> EventDataset:
+    arrays = _load_npz(source)
     missing = {"events", "offsets", "labels", "sensor"} - arrays.keys()
     if missing:
         raise DatasetError(f"the events file lacks the array(s) {sorted(missing)}")
@@ -195,5 +370,6 @@ FORMATS: dict[str, Callable[..., ArrayDataset | EventDataset]] = {
     "npz": parse_npz,
     "csv": parse_csv,
     "idx": parse_idx,
+    "image-folders": parse_image_folders,
     "events": parse_events,
 }

@@ -1,0 +1,1 @@
+"""Datasets: the built-in ones and uploads (metadata in PostgreSQL, files in object storage)."""
