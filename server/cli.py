@@ -339,6 +339,10 @@ def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket
             # websockets' Sans-I/O protocol: a send is one synchronous write (the older one
             # awaits through several layers), and fan-out to every viewer is made of sends.
             ws="websockets-sansio",
+            # No permessage-deflate: every copy of a broadcast (a Yjs update, a frame of packed
+            # arrays) would be compressed again by each peer's own compressor, a cost that
+            # grows with the viewers for little gain on binary messages this small.
+            ws_per_message_deflate=False,
             # The document socket's message limit, enforced before a message is buffered.
             ws_max_size=settings.doc_max_update_bytes,
         )
