@@ -42,7 +42,7 @@ pub use neurons::{
     AdEx, AdExParams, Izhikevich, IzhikevichParams, LeakyIntegrator, LeakyIntegratorParams, Lif,
     LifCond, LifCondParams, LifParams, Neuron, NeuronModel,
 };
-pub use params::{delay_steps, timestep, Param, PerNeuron};
+pub use params::{delay_steps, timestep, Param, PerNeuron, Precision};
 pub use plasticity::{Bounds, Pairing, StdpParams};
 pub use synapses::projection::{Delays, Projection};
 pub use synapses::SynapseKind;
