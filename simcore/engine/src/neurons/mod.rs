@@ -29,6 +29,7 @@ pub mod lif_cond;
 
 use crate::error::{Result, SimError};
 use crate::params::{timestep, PerNeuron, Precision};
+use crate::synapses::projection::prefetch_all;
 use crate::synapses::{Receptors, Stored, SynapseKind, BLOCK};
 
 pub use adex::{AdEx, AdExParams};
@@ -346,8 +347,16 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
             spikes,
             ..
         } = span;
-        // the spikes delivered to this block last step, added while its state is loaded
+        // The spikes delivered to this block last step, added while its state is loaded. The
+        // additions land at random places: fetching the whole state first, in order, lets the
+        // memory system stream it instead of waiting on each miss.
         if let Some(queue) = pending.first_mut() {
+            if !queue.is_empty() {
+                prefetch_all(rec);
+                for var in vars.iter().filter(|v| !v.is_empty()) {
+                    prefetch_all(var);
+                }
+            }
             crate::synapses::apply(rec, queue);
         }
         if let Some(out) = spikes.first_mut() {

@@ -86,7 +86,7 @@ const AHEAD: usize = 4;
 
 /// Asks the CPU to start loading the cache line at `p` (a hint: never faults).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints the cache; it reads nothing and cannot fault.
     unsafe {
@@ -98,7 +98,7 @@ fn prefetch<T>(p: *const T) {
 
 /// Prefetches every cache line of `items`.
 #[inline(always)]
-fn prefetch_all<T>(items: &[T]) {
+pub(crate) fn prefetch_all<T>(items: &[T]) {
     let bytes = std::mem::size_of_val(items);
     let base = items.as_ptr() as *const u8;
     for offset in (0..bytes).step_by(64) {
