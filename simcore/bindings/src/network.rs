@@ -13,8 +13,8 @@ use pyo3::types::PyTuple;
 use simcore::{
     AdEx, AdExParams, Bounds, ChunkOutput, CurrentId, GeneratorId, Izhikevich, IzhikevichParams,
     LeakyIntegrator, LeakyIntegratorParams, Lif, LifCond, LifCondParams, LifParams, MonitorId,
-    Neuron, Pairing, Param, PopulationId, Precision, ProjectionId, ReceptorId, SimError, Source, StdpParams,
-    SynapseKind,
+    Neuron, Pairing, Param, PopulationId, Precision, ProjectionId, ReceptorId, SimError, Source,
+    StdpParams, SynapseKind,
 };
 
 use crate::connectivity::Connectivity;
@@ -255,7 +255,12 @@ impl Network {
     /// The precision population `population` runs in (`"float32"` only where its model has a
     /// single-precision kernel; known once the network has run or been prepared).
     fn population_precision(&self, population: usize) -> PyResult<&'static str> {
-        Ok(self.net.population(PopulationId(population)).py()?.precision().name())
+        Ok(self
+            .net
+            .population(PopulationId(population))
+            .py()?
+            .precision()
+            .name())
     }
 
     /// Steps run so far (the next step to run).

@@ -1,12 +1,14 @@
 //! Neuron models: one trait ([`NeuronModel`]), one enum ([`Neuron`]), one file per model.
 //!
-//! All models work in SI units (seconds, volts, amperes, siemens, farads, ohms) on `f64`
-//! state held as structure-of-arrays. `f64` rather than `f32`: the engine's results must agree
-//! with Brian2 (which computes in double precision) spike for spike until the first
-//! floating-point divergence, and SI magnitudes (1e-10 A next to 1e-2 V) leave `f32` only ~7
-//! significant digits for sums of many small inputs. The state of a 400,000-neuron population
-//! is a few MiB either way; what bounds speed is memory traffic per step, which blocks and
-//! tiles below keep in cache.
+//! All models work in SI units (seconds, volts, amperes, siemens, farads, ohms) on state held
+//! as structure-of-arrays, in `f64` by default: then the engine's results agree with Brian2
+//! (which computes in double precision) spike for spike until the first floating-point
+//! divergence. A network may ask for `f32` ([`crate::Precision`]): a model with a
+//! single-precision kernel (current-based LIF) then holds its state, and its receptors', in
+//! `f32`, halving the memory traffic per step (what bounds speed for large populations) and
+//! doubling the SIMD width; parameters and propagators are computed in `f64` and rounded once.
+//! Its spike trains leave the `f64` ones at the first rounding difference; their statistics
+//! do not. Models without such a kernel stay in `f64`.
 //!
 //! Time step order (Brian2's schedule): every population runs its *state update and threshold*
 //! ([`NeuronModel::update`]), then every projection propagates spikes, then every population
