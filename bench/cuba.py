@@ -4,7 +4,10 @@ standalone mode, side by side, at N = 4,000 / 40,000 / 400,000 neurons.
 N = 4,000 connects with Brian2's p = 0.02; larger networks keep 80 inputs per neuron (simcore:
 a fixed in-degree of 64 excitatory + 16 inhibitory; Brian2: p = 80/N), weights unchanged.
 Both run 1 s of biological time at dt = 0.1 ms on the same number of threads, recording every
-spike. Simulation time and set-up time are reported apart (simcore: ``simcore.build``;
+spike. simcore runs in float32 unless ``--precision float64`` (its spike statistics match either
+way; float64 is what exact parity with Brian2 needs); Brian2 runs in float64, its default, unless
+``--brian2-precision float32``. The table's header and the JSON say which.
+Simulation time and set-up time are reported apart (simcore: ``simcore.build``;
 Brian2: code generation, compilation and its own network construction). Each simulator runs
 in a child process of its own, so peak memory (max RSS) is its own.
 
@@ -34,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PEER = ROOT / "bench" / "peers" / "brian2_cuba.py"
 
 
-def simcore_child(n: int, duration: float, threads: int) -> dict[str, float]:
+def simcore_child(n: int, duration: float, threads: int, precision: str) -> dict[str, float]:
     """Runs in a child process: build and run CUBA in simcore, report figures as JSON."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
@@ -42,7 +45,8 @@ def simcore_child(n: int, duration: float, threads: int) -> dict[str, float]:
     import simcore
     from tests.simcore_models import cuba, rate_and_cv
 
-    spec = cuba(n, probability=0.02, seed=1) if n <= 4000 else cuba(n, indegree=80, seed=1)
+    wiring = {"probability": 0.02} if n <= 4000 else {"indegree": 80}
+    spec = cuba(n, seed=1, precision=precision, **wiring)
     started = time.perf_counter()
     simulation = simcore.build(spec, threads=threads)
     setup = time.perf_counter() - started
@@ -57,7 +61,9 @@ def simcore_child(n: int, duration: float, threads: int) -> dict[str, float]:
     all_neurons, all_steps = np.concatenate(neurons), np.concatenate(steps)
     rate, cv = rate_and_cv(n, duration, all_neurons, all_steps)
     synapses = sum(simulation.synapses(p.id)[0].size for p in spec.projections)
+    used = {simulation.population_precision(p.id) for p in spec.populations}
     return {
+        "precision": "/".join(sorted(used)),
         "setup_s": setup,
         "run_s": run,
         "spikes": int(all_neurons.size),
@@ -76,16 +82,18 @@ def last_json(output: str) -> dict:
     raise ValueError(f"no JSON in the output:\n{output[-2000:]}")
 
 
-def run_simcore(n: int, duration: float, threads: int, timeout: float) -> dict:
+def run_simcore(n: int, duration: float, threads: int, precision: str, timeout: float) -> dict:
     command = [sys.executable, __file__, "--child", str(n), "--duration", str(duration)]
-    command += ["--threads", str(threads)]
+    command += ["--threads", str(threads), "--precision", precision]
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=timeout, check=True, cwd=ROOT
     )
     return last_json(done.stdout)
 
 
-def run_brian2(n: int, duration: float, threads: int, timeout: float) -> dict | None:
+def run_brian2(
+    n: int, duration: float, threads: int, precision: str, timeout: float
+) -> dict | None:
     """Brian2 C++ standalone on ``threads`` OpenMP threads (1: no OpenMP)."""
     command = [
         str(peer_python("brian2-env", "Brian2", "import brian2", ["brian2", "numpy<2.4"])),
@@ -96,6 +104,7 @@ def run_brian2(n: int, duration: float, threads: int, timeout: float) -> dict | 
         "standalone",
     ]
     command += ["--duration-ms", str(duration * 1000), "--threads", str(threads)]
+    command += ["--precision", precision]
     if n > 4000:
         command += ["--indegree", "80"]
     # idle OpenMP threads sleep rather than spin, so a busy machine does not punish them
@@ -115,10 +124,14 @@ def run_brian2(n: int, duration: float, threads: int, timeout: float) -> dict | 
     return figures
 
 
-def best_brian2(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
+def best_brian2(
+    n: int, duration: float, threads: list[int], precision: str, timeout: float
+) -> dict | None:
     """Brian2 at its fastest over the thread counts tried (its OpenMP build can be slower
     than its serial one on few, shared cores)."""
-    runs = [run for t in threads if (run := run_brian2(n, duration, t, timeout)) is not None]
+    runs = [
+        run for t in threads if (run := run_brian2(n, duration, t, precision, timeout)) is not None
+    ]
     return min(runs, key=lambda run: run["simulation_s"], default=None)
 
 
@@ -137,12 +150,26 @@ def main() -> None:
         help="comma-separated thread counts to try for Brian2, the fastest is kept "
         "(default: 1 and --threads)",
     )
+    parser.add_argument(
+        "--precision",
+        choices=["float32", "float64"],
+        default="float32",
+        help="simcore's state type (default float32)",
+    )
+    parser.add_argument(
+        "--brian2-precision",
+        choices=["float64", "float32"],
+        default="float64",
+        help="Brian2's default_float_dtype (default float64, Brian2's own default)",
+    )
     parser.add_argument("--no-brian2", action="store_true", help="simcore alone")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.child is not None:
-        figures = simcore_child(arguments.child, arguments.duration, arguments.threads)
+        figures = simcore_child(
+            arguments.child, arguments.duration, arguments.threads, arguments.precision
+        )
         print(json.dumps(figures))
         return
 
@@ -158,16 +185,19 @@ def main() -> None:
     )
     print(
         f"CUBA, {duration:g} s biological, dt = 0.1 ms; simcore on {threads} threads, Brian2 "
-        f"C++ standalone on the fastest of {brian2_threads} threads; s/s: seconds per "
+        f"C++ standalone on the fastest of {brian2_threads} threads; simcore in "
+        f"{arguments.precision}, Brian2 in {arguments.brian2_precision}; s/s: seconds per "
         "simulated second",
         flush=True,
     )
     print(header, flush=True)
     for n in sizes:
-        ours = run_simcore(n, duration, threads, arguments.timeout)
+        ours = run_simcore(n, duration, threads, arguments.precision, arguments.timeout)
         peer = None
         if not arguments.no_brian2:
-            peer = best_brian2(n, duration, brian2_threads, arguments.timeout)
+            peer = best_brian2(
+                n, duration, brian2_threads, arguments.brian2_precision, arguments.timeout
+            )
         simcore_s = ours["run_s"] / duration
         brian2_s = peer["simulation_s"] / duration if peer else None
         result = {
@@ -182,6 +212,8 @@ def main() -> None:
             "simcore_setup_s": round(ours["setup_s"], 3),
             "brian2_setup_s": round(peer["setup_s"], 3) if peer else None,
             "syn_events_per_s": round(ours["events"] / ours["run_s"]),
+            "precision": ours["precision"],
+            "brian2_precision": peer["precision"] if peer else None,
         }
         results.append(result)
 

@@ -136,7 +136,7 @@ class _Builder:
         if dt is None:
             raise BuildError(self.errors)
         self.dt = dt
-        self.net = _native.Network(dt, self.threads)
+        self.net = _native.Network(dt, self.threads, self.spec.simulation.precision)
         for population in self.spec.populations:
             self.guard(f"populations/{population.id}/neuron", self.population, population)
         for projection in self.spec.projections:

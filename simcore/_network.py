@@ -172,6 +172,19 @@ class Simulation:
         return self._net.threads
 
     @property
+    def precision(self) -> str:
+        """The precision the spec asked for (``"float64"`` or ``"float32"``)."""
+        return self._net.precision
+
+    def population_precision(self, population: str) -> str:
+        """The precision population ``population`` (spec id) runs in: float32 only where it was
+        asked for and its model has a float32 kernel."""
+        index = self._layout.populations.get(population)
+        if index is None:
+            raise KeyError(f"no population {population!r}")
+        return self._net.population_precision(index)
+
+    @property
     def synaptic_events(self) -> int:
         """Synaptic events delivered since the start."""
         return self._net.synaptic_events

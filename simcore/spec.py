@@ -182,6 +182,10 @@ class Simulation(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_d
     dt: Value = Value(unit="ms", value=0.1)
     duration: Value = Value(unit="ms", value=1000.0)
     seed: int = 0
+    precision: Literal["float64", "float32"] = "float64"
+    """The engine's state type. float64 (what Brian2 and NEST compute in) keeps spike trains
+    reproducible against them; float32 runs faster, with the same statistics. Models without
+    a float32 kernel (all but current-based LIF) run in float64 either way."""
 
 
 class ModelSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 
 from simcore.spec import (
@@ -48,6 +50,7 @@ def cuba(
     seed: int = 0,
     monitors: tuple[Monitor, ...] | None = None,
     stimuli: tuple[Stimulus, ...] = (),
+    precision: Literal["float64", "float32"] = "float64",
 ) -> ModelSpec:
     """CUBA as two populations (80 % exc, 20 % inh) and four projections; ``indegree``
     (inputs per neuron from E and I together) replaces ``probability`` when given."""
@@ -64,7 +67,7 @@ def cuba(
     return ModelSpec(
         name="CUBA",
         kind="snn",
-        simulation=Simulation(dt=ms(0.1), duration=ms(1000.0), seed=seed),
+        simulation=Simulation(dt=ms(0.1), duration=ms(1000.0), seed=seed, precision=precision),
         populations=tuple(
             Population(name, size, CUBA_NEURON, initial=start) for name, size in sizes.items()
         ),

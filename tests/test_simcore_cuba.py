@@ -6,6 +6,7 @@ spike trains when simcore is given Brian2's connectivity and initial state."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pytest
@@ -35,14 +36,23 @@ def run_spikes(spec: ModelSpec, monitors: dict[str, int], *, threads: int = 1):
     return np.concatenate(neurons), np.concatenate(steps)
 
 
-def test_rate_and_cv_within_ten_percent_of_brian2(brian2: dict[str, np.ndarray]) -> None:
+@pytest.mark.parametrize("precision", ["float64", "float32"])
+def test_rate_and_cv_within_ten_percent_of_brian2(
+    brian2: dict[str, np.ndarray], precision: Literal["float64", "float32"]
+) -> None:
+    """Brian2 computes in float64; simcore's float32 state must keep the same statistics."""
     n, duration = int(brian2["n"]), float(brian2["duration"])
     reference = rate_and_cv(n, duration, brian2["spike_i"], brian2["spike_step"])
     assert reference[0] == pytest.approx(5.615, abs=1e-3)
-    neurons, steps = run_spikes(cuba(n, seed=1), {"exc_spikes": 0, "inh_spikes": 3200})
+    spec = cuba(n, seed=1, precision=precision)
+    simulation = simcore.build(spec)
+    assert simulation.precision == precision
+    assert {simulation.population_precision(p.id) for p in spec.populations} == {precision}
+    neurons, steps = run_spikes(spec, {"exc_spikes": 0, "inh_spikes": 3200})
     rate, cv = rate_and_cv(n, duration, neurons, steps)
     print(
-        f"simcore rate {rate:.3f} Hz, CV {cv:.3f}; Brian2 {reference[0]:.3f} Hz, {reference[1]:.3f}"
+        f"simcore ({precision}) rate {rate:.3f} Hz, CV {cv:.3f}; "
+        f"Brian2 {reference[0]:.3f} Hz, {reference[1]:.3f}"
     )
     assert rate == pytest.approx(reference[0], rel=0.10)
     assert cv == pytest.approx(reference[1], rel=0.10)

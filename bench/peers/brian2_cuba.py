@@ -34,6 +34,12 @@ def main() -> None:
     parser.add_argument("--mode", choices=["runtime", "standalone"], default="runtime")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--precision",
+        choices=["float64", "float32"],
+        default="float64",
+        help="Brian2's default_float_dtype (float64 is Brian2's default)",
+    )
     parser.add_argument("--save", default=None)
     arguments = parser.parse_args()
 
@@ -46,6 +52,7 @@ def main() -> None:
         b.prefs.devices.cpp_standalone.openmp_threads = arguments.threads
     else:
         b.prefs.codegen.target = "numpy"
+    b.prefs.core.default_float_dtype = getattr(np, arguments.precision)
     b.seed(arguments.seed)
     b.defaultclock.dt = arguments.dt_ms * b.ms
 
@@ -124,6 +131,7 @@ def main() -> None:
                 "peer": "brian2",
                 "version": b.__version__,
                 "mode": arguments.mode,
+                "precision": arguments.precision,
                 "n": n,
                 "synapses": int(len(excitatory) + len(inhibitory)),
                 "simulation_s": simulation_s,

@@ -13,8 +13,8 @@ use pyo3::types::PyTuple;
 use simcore::{
     AdEx, AdExParams, Bounds, ChunkOutput, CurrentId, GeneratorId, Izhikevich, IzhikevichParams,
     LeakyIntegrator, LeakyIntegratorParams, Lif, LifCond, LifCondParams, LifParams, MonitorId,
-    Neuron, Pairing, Param, PopulationId, ProjectionId, ReceptorId, SimError, Source, StdpParams,
-    SynapseKind,
+    Neuron, Pairing, Param, PopulationId, Precision, ProjectionId, ReceptorId, SimError, Source,
+    StdpParams, SynapseKind,
 };
 
 use crate::connectivity::Connectivity;
@@ -206,9 +206,20 @@ fn synapse(kind: &str, tau: Option<f64>, e_rev: Option<f64>) -> PyResult<Synapse
 #[pymethods]
 impl Network {
     #[new]
-    #[pyo3(signature = (dt, threads=None))]
-    fn new(dt: f64, threads: Option<usize>) -> PyResult<Self> {
-        let net = simcore::Network::new(dt).py()?;
+    #[pyo3(signature = (dt, threads=None, precision="float64"))]
+    fn new(dt: f64, threads: Option<usize>, precision: &str) -> PyResult<Self> {
+        let mut net = simcore::Network::new(dt).py()?;
+        net.set_precision(match precision {
+            "float64" => Precision::F64,
+            "float32" => Precision::F32,
+            other => {
+                return Err(SimError::invalid(
+                    "precision",
+                    format!("must be \"float64\" or \"float32\", got {other:?}"),
+                ))
+                .py()
+            }
+        });
         let pool = match threads {
             None => None,
             Some(0) => {
@@ -233,6 +244,23 @@ impl Network {
     #[getter]
     fn dt(&self) -> f64 {
         self.net.dt()
+    }
+
+    /// The precision asked for (`"float64"` or `"float32"`).
+    #[getter]
+    fn precision(&self) -> &'static str {
+        self.net.precision().name()
+    }
+
+    /// The precision population `population` runs in (`"float32"` only where its model has a
+    /// single-precision kernel; known once the network has run or been prepared).
+    fn population_precision(&self, population: usize) -> PyResult<&'static str> {
+        Ok(self
+            .net
+            .population(PopulationId(population))
+            .py()?
+            .precision()
+            .name())
     }
 
     /// Steps run so far (the next step to run).

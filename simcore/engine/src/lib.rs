@@ -3,7 +3,8 @@
 //! This crate knows nothing about Python; the `simcore-bindings` crate wraps it for
 //! `simcore._native`, and `cargo test` exercises it directly.
 //!
-//! Units: everything is SI and `f64` — seconds, volts, amperes, siemens, farads, ohms, hertz.
+//! Units: everything is SI — seconds, volts, amperes, siemens, farads, ohms, hertz — and `f64`
+//! at the API; the state of a population may be held in `f32` ([`Precision`]).
 //! Time is counted in integer steps of `dt`; synaptic delays and spike times are whole steps.
 //!
 //! ```
@@ -42,7 +43,7 @@ pub use neurons::{
     AdEx, AdExParams, Izhikevich, IzhikevichParams, LeakyIntegrator, LeakyIntegratorParams, Lif,
     LifCond, LifCondParams, LifParams, Neuron, NeuronModel,
 };
-pub use params::{delay_steps, timestep, Param, PerNeuron};
+pub use params::{delay_steps, timestep, Param, PerNeuron, Precision};
 pub use plasticity::{Bounds, Pairing, StdpParams};
 pub use synapses::projection::{Delays, Projection};
 pub use synapses::SynapseKind;

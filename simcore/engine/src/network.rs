@@ -20,7 +20,7 @@ use crate::monitors::{
     VarRef,
 };
 use crate::neurons::{Neuron, NeuronModel};
-use crate::params::{Param, PerNeuron};
+use crate::params::{Param, PerNeuron, Precision};
 use crate::plasticity::StdpParams;
 use crate::synapses::projection::{Delays, Projection};
 use crate::synapses::{Receptors, SynapseKind, BLOCK};
@@ -128,6 +128,10 @@ impl Population {
     pub fn receptors(&self) -> &Receptors {
         &self.receptors
     }
+    /// The precision its state is held in (known once the network is prepared).
+    pub fn precision(&self) -> Precision {
+        self.model.precision()
+    }
     /// Names of every state variable: the model's, then the receptors'.
     pub fn state_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
@@ -155,7 +159,7 @@ impl Population {
     #[inline]
     fn read(&self, var: VarRef, j: usize) -> f64 {
         match var {
-            VarRef::Model(i) => self.model.state(i)[j],
+            VarRef::Model(i) => self.model.value(i, j),
             VarRef::Receptor(row) => self.receptors.get(row, j),
         }
     }
@@ -172,6 +176,7 @@ struct Wiring {
 #[derive(Debug, Clone)]
 pub struct Network {
     dt: f64,
+    precision: Precision,
     step: u64,
     prepared: bool,
     populations: Vec<Population>,
@@ -191,6 +196,7 @@ impl Network {
         crate::error::positive("dt", dt)?;
         Ok(Network {
             dt,
+            precision: Precision::F64,
             step: 0,
             prepared: false,
             populations: Vec::new(),
@@ -208,6 +214,22 @@ impl Network {
     /// Time step (s).
     pub fn dt(&self) -> f64 {
         self.dt
+    }
+
+    /// The precision asked for with [`Network::set_precision`] (`F64` by default).
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Chooses the precision of the state (from the next step run). `F32` applies to the
+    /// populations whose model has a single-precision kernel: current-based LIF with uniform
+    /// membrane parameters and at most two exponential-current receptors (delta receptors
+    /// too); the others stay in `F64` ([`Population::precision`] tells).
+    pub fn set_precision(&mut self, precision: Precision) {
+        if precision != self.precision {
+            self.precision = precision;
+            self.prepared = false;
+        }
     }
 
     /// Steps run so far (the next step to run).
@@ -525,7 +547,7 @@ impl Network {
     pub fn state(&self, population: PopulationId, name: &str) -> Result<Vec<f64>> {
         let pop = self.pop(population)?;
         Ok(match pop.var(name)? {
-            VarRef::Model(i) => pop.model.state(i).to_vec(),
+            VarRef::Model(i) => pop.model.values(i),
             VarRef::Receptor(row) => pop.receptors.gather(row),
         })
     }
@@ -542,7 +564,7 @@ impl Network {
         let n = pop.len();
         let values = values.resolve(name, n, crate::error::finite)?.to_vec(n);
         match var {
-            VarRef::Model(i) => pop.model.state_mut(i).copy_from_slice(&values),
+            VarRef::Model(i) => pop.model.set_values(i, &values),
             VarRef::Receptor(row) => pop.receptors.scatter(row, &values),
         }
         Ok(())
@@ -612,6 +634,8 @@ impl Network {
         for pop in &mut self.populations {
             pop.receptors.prepare(dt);
             pop.model.prepare(dt, &pop.receptors)?;
+            let precision = pop.model.set_precision(self.precision);
+            pop.receptors.set_precision(precision);
         }
         for g in &mut self.generators {
             g.prepare(dt)?;
@@ -698,9 +722,9 @@ impl Network {
             };
             w.projection.push(t, spikes);
             let target = &mut self.populations[w.target.0];
-            self.events +=
-                w.projection
-                    .deliver(t, &mut target.receptors, target.model.state_mut(0));
+            self.events += w
+                .projection
+                .deliver(t, &mut target.receptors, target.model.voltage());
         }
         for w in &mut self.wiring {
             if w.projection.is_plastic() {

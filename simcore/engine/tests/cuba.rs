@@ -4,7 +4,7 @@
 mod common;
 
 use common::cuba::{build, rate_and_cv, Wiring};
-use simcore::Source;
+use simcore::{Precision, Source};
 
 #[test]
 fn cuba_runs_at_a_plausible_rate() {
@@ -43,7 +43,41 @@ fn cuba_runs_at_a_plausible_rate() {
 }
 
 #[test]
+fn float32_cuba_has_the_statistics_of_float64() {
+    let run = |precision: Precision| {
+        let mut c = build(4000, Wiring::Probability(0.02), 1);
+        c.net.set_precision(precision);
+        c.net
+            .add_spike_monitor(Source::Population(c.pop), None)
+            .unwrap();
+        let steps = 3_000;
+        let out = c.net.run(steps).unwrap();
+        assert_eq!(c.net.population(c.pop).unwrap().precision(), precision);
+        let sp = &out.spikes[0];
+        rate_and_cv(c.n, steps as f64 * 1e-4, &sp.neurons, &sp.steps)
+    };
+    let (rate64, cv64) = run(Precision::F64);
+    let (rate32, cv32) = run(Precision::F32);
+    println!("f64: {rate64:.3} Hz CV {cv64:.3}; f32: {rate32:.3} Hz CV {cv32:.3}");
+    // the CUBA test's tolerance against Brian2: 10% on the rate and on the CV
+    assert!(
+        (rate32 / rate64 - 1.0).abs() < 0.1,
+        "{rate32} vs {rate64} Hz"
+    );
+    assert!((cv32 / cv64 - 1.0).abs() < 0.1, "CV {cv32} vs {cv64}");
+}
+
+#[test]
 fn same_seed_same_spikes_on_one_and_two_threads() {
+    same_spikes_on_one_and_two_threads(Precision::F64);
+}
+
+#[test]
+fn same_seed_same_spikes_on_one_and_two_threads_in_float32() {
+    same_spikes_on_one_and_two_threads(Precision::F32);
+}
+
+fn same_spikes_on_one_and_two_threads(precision: Precision) {
     // Large enough to span several blocks, so the update really runs in parallel.
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new()
@@ -52,6 +86,7 @@ fn same_seed_same_spikes_on_one_and_two_threads() {
             .unwrap();
         pool.install(|| {
             let mut c = build(20_000, Wiring::InDegree(80), 7);
+            c.net.set_precision(precision);
             let input = c
                 .net
                 .add_poisson(20_000, &simcore::Param::Scalar(5.0), 3)

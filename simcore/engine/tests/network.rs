@@ -2,7 +2,8 @@
 
 use simcore::{
     Change, ConnectOptions, Delays, LeakyIntegrator, LeakyIntegratorParams, Lif, LifCond,
-    LifCondParams, LifParams, Network, Neuron, Param, Rule, SimError, Source, SynapseKind,
+    LifCondParams, LifParams, Network, Neuron, Param, Precision, Rule, SimError, Source,
+    SynapseKind,
 };
 
 fn lif(n: usize) -> Neuron {
@@ -294,4 +295,51 @@ fn user_errors_are_clear_and_nothing_panics() {
             .is_err(),
         "checked at once once prepared"
     );
+}
+
+#[test]
+fn float32_applies_where_a_kernel_exists_and_state_reads_either_way() {
+    let mut net = Network::new(1e-4).unwrap();
+    net.set_precision(Precision::F32);
+    let fast = net.add_population("fast", lif(3)).unwrap();
+    let ge = net
+        .add_receptor(fast, "ge", SynapseKind::ExpCurrent { tau: 5e-3 })
+        .unwrap();
+    let jump = net.add_receptor(fast, "jump", SynapseKind::Delta).unwrap();
+    let cond = net
+        .add_population(
+            "cond",
+            Neuron::LifCond(LifCond::new(2, &LifCondParams::default()).unwrap()),
+        )
+        .unwrap();
+    let input = net.add_spike_times(1, &[0, 0], &[0, 1]).unwrap();
+    for (target, w) in [(ge, 1e-10), (jump, 1e-3)] {
+        net.connect(
+            Source::Generator(input),
+            target,
+            &Rule::AllToAll,
+            ConnectOptions::default(),
+            &Param::Scalar(w),
+            &Delays::Uniform(0),
+        )
+        .unwrap();
+    }
+    net.prepare().unwrap();
+    assert_eq!(net.population(fast).unwrap().precision(), Precision::F32);
+    // no single-precision kernel for conductance-based neurons: they stay in f64
+    assert_eq!(net.population(cond).unwrap().precision(), Precision::F64);
+    net.set_state(fast, "v", &Param::Array(vec![-0.07, -0.065, 0.1]))
+        .unwrap();
+    let v = net.state(fast, "v").unwrap();
+    assert_eq!(v, vec![-0.07f32 as f64, -0.065f32 as f64, 0.1f32 as f64]);
+    net.set_state(fast, "v", &Param::Scalar(-0.07)).unwrap();
+    net.run(2).unwrap();
+    // two delta jumps of 1 mV and some exponential current, in single precision
+    let v = net.state(fast, "v").unwrap();
+    assert!(v.iter().all(|&x| x > -0.0681 && x < -0.0679), "{v:?}");
+    assert!(net.state(fast, "ge").unwrap().iter().all(|&x| x > 0.0));
+    // back to f64: the state converts, and runs on
+    net.set_precision(Precision::F64);
+    net.run(1).unwrap();
+    assert_eq!(net.population(fast).unwrap().precision(), Precision::F64);
 }

@@ -15,8 +15,8 @@ use crate::error::{finite, non_negative, positive, Result};
 use crate::neurons::{
     check_n, for_each_block, unsupported, BlockView, NeuronModel, RefSteps, TILE,
 };
-use crate::params::{Param, PerNeuron};
-use crate::synapses::{current_propagator, Receptors, SynapseKind, BLOCK};
+use crate::params::{Param, PerNeuron, Precision, Real};
+use crate::synapses::{current_propagator, Receptors, Stored, SynapseKind, BLOCK};
 
 /// Parameters of [`Lif`] (scalars or one value per neuron).
 #[derive(Debug, Clone, PartialEq)]
@@ -162,31 +162,71 @@ impl Exact {
         }
     }
 
+    /// Whether the fused loop (and so the `f32` kernel) applies.
+    pub(crate) fn is_fast(&self) -> bool {
+        self.fast.is_some()
+    }
+
     /// The fused loop of the common case; returns whether some `v` ended above `v_th`.
+    /// In `f64` the coefficients are used as they are; in `f32` they are rounded once.
     #[inline]
-    fn fast_tile(
+    fn fast_tile<T: Real>(
         fast: &Fast,
         lo: usize,
         hi: usize,
-        v: &mut [f64],
-        rec: &mut [f64],
+        v: &mut [T],
+        rec: &mut [T],
         i_ext: f64,
-        v_th: f64,
+        v_th: T,
     ) -> bool {
-        let (em, c0, extra) = (fast.e_m, fast.c0, fast.r_i * i_ext);
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has AVX2. Only the vector width changes: without FMA every
+            // product and sum is rounded as in the portable loop, so results are identical.
+            return unsafe { Self::fast_tile_avx2(fast, lo, hi, v, rec, i_ext, v_th) };
+        }
+        Self::fast_tile_body(fast, lo, hi, v, rec, i_ext, v_th)
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn fast_tile_avx2<T: Real>(
+        fast: &Fast,
+        lo: usize,
+        hi: usize,
+        v: &mut [T],
+        rec: &mut [T],
+        i_ext: f64,
+        v_th: T,
+    ) -> bool {
+        Self::fast_tile_body(fast, lo, hi, v, rec, i_ext, v_th)
+    }
+
+    #[inline(always)]
+    fn fast_tile_body<T: Real>(
+        fast: &Fast,
+        lo: usize,
+        hi: usize,
+        v: &mut [T],
+        rec: &mut [T],
+        i_ext: f64,
+        v_th: T,
+    ) -> bool {
+        let (em, c0, extra) = (T::of(fast.e_m), T::of(fast.c0), T::of(fast.r_i * i_ext));
         let v = &mut v[lo..hi];
+        let zero = T::default();
         let mut any = false;
         // Same expressions, in the same order, as the general path (and Brian2).
         match fast.terms.as_slice() {
             [] => {
                 for v in v.iter_mut() {
-                    let next = c0 + (0.0 + em * *v) + extra;
+                    let next = c0 + (zero + em * *v) + extra;
                     *v = next;
                     any |= next > v_th;
                 }
             }
             [(r, c, d)] => {
-                let (c, d) = (*c, *d);
+                let (c, d) = (T::of(*c), T::of(*d));
                 let xs = &mut rec[r * BLOCK + lo..r * BLOCK + hi];
                 for (v, x) in v.iter_mut().zip(xs.iter_mut()) {
                     let s = c * *x;
@@ -197,7 +237,7 @@ impl Exact {
                 }
             }
             [(r1, c1, d1), (r2, c2, d2)] => {
-                let (c1, d1, c2, d2) = (*c1, *d1, *c2, *d2);
+                let (c1, d1, c2, d2) = (T::of(*c1), T::of(*d1), T::of(*c2), T::of(*d2));
                 let (head, tail) = rec.split_at_mut(r2 * BLOCK);
                 let xs = &mut head[r1 * BLOCK + lo..r1 * BLOCK + hi];
                 let ys = &mut tail[lo..hi];
@@ -213,6 +253,36 @@ impl Exact {
             _ => return true,
         }
         any
+    }
+
+    /// The `f32` kernel: the fused loop, with a per-neuron external current added after it
+    /// (`x + 0 = x`, so this is the same sum as the `f64` general path's).
+    #[inline]
+    pub(crate) fn tile32(
+        &self,
+        start: usize,
+        range: std::ops::Range<usize>,
+        v: &mut [f32],
+        rec: &mut [f32],
+        i_ext: &PerNeuron,
+        v_th: f32,
+    ) -> bool {
+        let (lo, hi) = (range.start, range.end);
+        let Some(fast) = &self.fast else {
+            return true;
+        };
+        match i_ext {
+            PerNeuron::Uniform(i) => Self::fast_tile(fast, lo, hi, v, rec, *i, v_th),
+            PerNeuron::Each(is) => {
+                Self::fast_tile(fast, lo, hi, v, rec, 0.0, v_th);
+                let mut any = false;
+                for (v, &i) in v[lo..hi].iter_mut().zip(&is[start + lo..start + hi]) {
+                    *v += (fast.r_i * i) as f32;
+                    any |= *v > v_th;
+                }
+                any
+            }
+        }
     }
 
     /// Advances local neurons `range` of a block by one step, receptors included (every
@@ -327,7 +397,9 @@ pub struct Lif {
     v_threshold: PerNeuron,
     r_m: PerNeuron,
     t_ref: PerNeuron,
+    /// `v` in `f64`, or (empty and) in `v32` when the population runs in `f32`.
     v: Vec<f64>,
+    v32: Vec<f32>,
     /// Step of each neuron's last spike (`NEVER` before the first).
     last_spike: Vec<i64>,
     /// Per block: the refractory neurons, whose `v` is held.
@@ -336,7 +408,8 @@ pub struct Lif {
     exact: Exact,
 }
 
-/// A refractory neuron of a block: local index, spike step, and `v` to hold.
+/// A refractory neuron of a block: local index, spike step, and `v` to hold (an `f32` `v`
+/// widens exactly).
 #[derive(Debug, Clone, Copy)]
 struct Held {
     local: u32,
@@ -359,6 +432,7 @@ impl Lif {
         Ok(Lif {
             n,
             v: e_l.to_vec(n),
+            v32: Vec::new(),
             tau_m,
             e_l,
             v_reset,
@@ -370,6 +444,120 @@ impl Lif {
             ref_steps: RefSteps::Uniform(0),
             exact: Exact::default(),
         })
+    }
+}
+
+impl Lif {
+    /// State update and threshold at either precision; `tile` advances local neurons
+    /// `lo..hi` of the block starting at `start` and says whether one may have crossed the
+    /// (uniform) threshold it is given.
+    #[allow(clippy::too_many_arguments)]
+    fn advance<T: Stored, F>(
+        v_th: &PerNeuron,
+        ref_steps: &RefSteps,
+        last_spike: &mut [i64],
+        held: &mut [Vec<Held>],
+        n: usize,
+        v: &mut [T],
+        step: u64,
+        receptors: &mut Receptors,
+        spikes: &mut [Vec<u32>],
+        tile: &F,
+    ) where
+        F: Fn(usize, usize, usize, &mut [T], &mut [T], T) -> bool + Sync,
+    {
+        let now = step as i64;
+        // Refractory neurons are few: instead of a per-neuron test inside the update (which
+        // would stop it from vectorising), every neuron is advanced and the refractory ones get
+        // their held `v` back afterwards. They cannot spike: a crossing is only accepted when
+        // `now - last_spike >= refractory_steps` (Brian2's rule).
+        let work = |b: BlockView<'_, i64, Vec<Held>, T>| {
+            let BlockView {
+                start,
+                vars: [v, ..],
+                aux: last,
+                extra,
+                rec,
+                spikes,
+                ..
+            } = b;
+            let Some(held) = extra else { return };
+            match ref_steps {
+                // entries are in spike order: the released ones are a prefix
+                RefSteps::Uniform(r) => {
+                    let r = *r as i64;
+                    let released = held.partition_point(|h| now - h.spike >= r);
+                    held.drain(..released);
+                    for h in held.iter_mut() {
+                        h.v = v[h.local as usize].wide();
+                    }
+                }
+                RefSteps::Each(_) => held.retain_mut(|h| {
+                    let still = now - h.spike < ref_steps.get(start + h.local as usize) as i64;
+                    if still {
+                        h.v = v[h.local as usize].wide();
+                    }
+                    still
+                }),
+            }
+            let len = v.len();
+            for lo in (0..len).step_by(TILE) {
+                let hi = (lo + TILE).min(len);
+                let uniform_th = T::of(v_th.uniform().unwrap_or(f64::NEG_INFINITY));
+                if !tile(start, lo, hi, v, rec, uniform_th) {
+                    continue;
+                }
+                let mut accept = |l: usize| {
+                    let j = start + l;
+                    if now - last[l] >= ref_steps.get(j) as i64 {
+                        spikes.push(j as u32);
+                        last[l] = now;
+                    }
+                };
+                match v_th {
+                    PerNeuron::Uniform(vt) => {
+                        let vt = T::of(*vt);
+                        for (c, chunk) in v[lo..hi].chunks(16).enumerate() {
+                            if chunk.iter().fold(false, |any, &x| any | (x > vt)) {
+                                for (k, &x) in chunk.iter().enumerate() {
+                                    if x > vt {
+                                        accept(lo + c * 16 + k);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    PerNeuron::Each(vts) => {
+                        for l in lo..hi {
+                            if v[l] > T::of(vts[start + l]) {
+                                accept(l);
+                            }
+                        }
+                    }
+                }
+            }
+            for h in held.iter() {
+                v[h.local as usize] = T::of(h.v);
+            }
+            for &j in spikes.iter() {
+                if ref_steps.get(j as usize) >= 2 {
+                    held.push(Held {
+                        local: (j as usize - start) as u32,
+                        spike: now,
+                        v: 0.0,
+                    });
+                }
+            }
+        };
+        for_each_block(
+            n,
+            [v, &mut [], &mut [], &mut []],
+            last_spike,
+            held,
+            receptors,
+            spikes,
+            &work,
+        );
     }
 }
 
@@ -388,6 +576,37 @@ impl NeuronModel for Lif {
     }
     fn state_mut(&mut self, _var: usize) -> &mut [f64] {
         &mut self.v
+    }
+    fn state32(&self, _var: usize) -> &[f32] {
+        &self.v32
+    }
+    fn state32_mut(&mut self, _var: usize) -> &mut [f32] {
+        &mut self.v32
+    }
+    fn precision(&self) -> Precision {
+        if self.v.len() < self.n {
+            Precision::F32
+        } else {
+            Precision::F64
+        }
+    }
+    fn set_precision(&mut self, wanted: Precision) -> Precision {
+        let precision = match wanted {
+            Precision::F32 if self.exact.is_fast() => Precision::F32,
+            _ => Precision::F64,
+        };
+        match (self.precision(), precision) {
+            (Precision::F64, Precision::F32) => {
+                self.v32 = self.v.iter().map(|&x| x as f32).collect();
+                self.v = Vec::new();
+            }
+            (Precision::F32, Precision::F64) => {
+                self.v = self.v32.iter().map(|&x| x as f64).collect();
+                self.v32 = Vec::new();
+            }
+            _ => {}
+        }
+        precision
     }
     fn accepts(&self, kind: &SynapseKind) -> Result<()> {
         if kind.is_conductance() {
@@ -411,101 +630,56 @@ impl NeuronModel for Lif {
         i_ext: &PerNeuron,
         spikes: &mut [Vec<u32>],
     ) {
-        let (exact, v_th, ref_steps) = (&self.exact, &self.v_threshold, &self.ref_steps);
-        let now = step as i64;
-        // Refractory neurons are few: instead of a per-neuron test inside the update (which
-        // would stop it from vectorising), every neuron is advanced and the refractory ones get
-        // their held `v` back afterwards. They cannot spike: a crossing is only accepted when
-        // `now - last_spike >= refractory_steps` (Brian2's rule).
-        let work = |b: BlockView<'_, i64, Vec<Held>>| {
-            let BlockView {
-                start,
-                vars: [v, ..],
-                aux: last,
-                extra,
-                rec,
-                spikes,
-                ..
-            } = b;
-            let Some(held) = extra else { return };
-            match ref_steps {
-                // entries are in spike order: the released ones are a prefix
-                RefSteps::Uniform(r) => {
-                    let r = *r as i64;
-                    let released = held.partition_point(|h| now - h.spike >= r);
-                    held.drain(..released);
-                    for h in held.iter_mut() {
-                        h.v = v[h.local as usize];
-                    }
-                }
-                RefSteps::Each(_) => held.retain_mut(|h| {
-                    let still = now - h.spike < ref_steps.get(start + h.local as usize) as i64;
-                    if still {
-                        h.v = v[h.local as usize];
-                    }
-                    still
-                }),
+        let exact = &self.exact;
+        match self.precision() {
+            Precision::F64 => {
+                let tile =
+                    |start: usize, lo: usize, hi: usize, v: &mut [f64], rec: &mut [f64], vt| {
+                        exact.tile(start, lo..hi, v, rec, i_ext, vt)
+                    };
+                let v = &mut self.v;
+                Self::advance(
+                    &self.v_threshold,
+                    &self.ref_steps,
+                    &mut self.last_spike,
+                    &mut self.held,
+                    self.n,
+                    v,
+                    step,
+                    receptors,
+                    spikes,
+                    &tile,
+                );
             }
-            let len = v.len();
-            for lo in (0..len).step_by(TILE) {
-                let hi = (lo + TILE).min(len);
-                let uniform_th = v_th.uniform().unwrap_or(f64::NEG_INFINITY);
-                if !exact.tile(start, lo..hi, v, rec, i_ext, uniform_th) {
-                    continue;
-                }
-                let mut accept = |l: usize| {
-                    let j = start + l;
-                    if now - last[l] >= ref_steps.get(j) as i64 {
-                        spikes.push(j as u32);
-                        last[l] = now;
-                    }
-                };
-                match v_th {
-                    PerNeuron::Uniform(vt) => {
-                        let vt = *vt;
-                        for (c, chunk) in v[lo..hi].chunks(16).enumerate() {
-                            if chunk.iter().fold(false, |any, &x| any | (x > vt)) {
-                                for (k, &x) in chunk.iter().enumerate() {
-                                    if x > vt {
-                                        accept(lo + c * 16 + k);
-                                    }
-                                }
-                            }
-                        }
-                    }
-                    PerNeuron::Each(vts) => {
-                        for l in lo..hi {
-                            if v[l] > vts[start + l] {
-                                accept(l);
-                            }
-                        }
-                    }
-                }
+            Precision::F32 => {
+                let tile =
+                    |start: usize, lo: usize, hi: usize, v: &mut [f32], rec: &mut [f32], vt| {
+                        exact.tile32(start, lo..hi, v, rec, i_ext, vt)
+                    };
+                let v = &mut self.v32;
+                Self::advance(
+                    &self.v_threshold,
+                    &self.ref_steps,
+                    &mut self.last_spike,
+                    &mut self.held,
+                    self.n,
+                    v,
+                    step,
+                    receptors,
+                    spikes,
+                    &tile,
+                );
             }
-            for h in held.iter() {
-                v[h.local as usize] = h.v;
-            }
-            for &j in spikes.iter() {
-                if ref_steps.get(j as usize) >= 2 {
-                    held.push(Held {
-                        local: (j as usize - start) as u32,
-                        spike: now,
-                        v: 0.0,
-                    });
-                }
-            }
-        };
-        for_each_block(
-            self.n,
-            [&mut self.v, &mut [], &mut [], &mut []],
-            &mut self.last_spike,
-            &mut self.held,
-            receptors,
-            spikes,
-            &work,
-        );
+        }
     }
     fn reset(&mut self, spikes: &[u32]) {
+        if self.precision() == Precision::F32 {
+            for &j in spikes {
+                let j = j as usize;
+                self.v32[j] = self.v_reset.get(j) as f32;
+            }
+            return;
+        }
         for &j in spikes {
             let j = j as usize;
             self.v[j] = self.v_reset.get(j);

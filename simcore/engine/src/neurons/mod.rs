@@ -1,12 +1,14 @@
 //! Neuron models: one trait ([`NeuronModel`]), one enum ([`Neuron`]), one file per model.
 //!
-//! All models work in SI units (seconds, volts, amperes, siemens, farads, ohms) on `f64`
-//! state held as structure-of-arrays. `f64` rather than `f32`: the engine's results must agree
-//! with Brian2 (which computes in double precision) spike for spike until the first
-//! floating-point divergence, and SI magnitudes (1e-10 A next to 1e-2 V) leave `f32` only ~7
-//! significant digits for sums of many small inputs. The state of a 400,000-neuron population
-//! is a few MiB either way; what bounds speed is memory traffic per step, which blocks and
-//! tiles below keep in cache.
+//! All models work in SI units (seconds, volts, amperes, siemens, farads, ohms) on state held
+//! as structure-of-arrays, in `f64` by default: then the engine's results agree with Brian2
+//! (which computes in double precision) spike for spike until the first floating-point
+//! divergence. A network may ask for `f32` ([`crate::Precision`]): a model with a
+//! single-precision kernel (current-based LIF) then holds its state, and its receptors', in
+//! `f32`, halving the memory traffic per step (what bounds speed for large populations) and
+//! doubling the SIMD width; parameters and propagators are computed in `f64` and rounded once.
+//! Its spike trains leave the `f64` ones at the first rounding difference; their statistics
+//! do not. Models without such a kernel stay in `f64`.
 //!
 //! Time step order (Brian2's schedule): every population runs its *state update and threshold*
 //! ([`NeuronModel::update`]), then every projection propagates spikes, then every population
@@ -28,8 +30,9 @@ pub mod lif;
 pub mod lif_cond;
 
 use crate::error::{Result, SimError};
-use crate::params::{timestep, PerNeuron};
-use crate::synapses::{Receptors, SynapseKind, BLOCK};
+use crate::params::{timestep, PerNeuron, Precision};
+use crate::synapses::projection::prefetch_all;
+use crate::synapses::{Receptors, Stored, SynapseKind, BLOCK};
 
 pub use adex::{AdEx, AdExParams};
 pub use izhikevich::{Izhikevich, IzhikevichParams};
@@ -56,10 +59,28 @@ pub trait NeuronModel: Send + Sync {
     }
     /// Names of the state variables (index = position); `v` first.
     fn state_names(&self) -> &'static [&'static str];
-    /// State variable `var`, one value per neuron.
+    /// State variable `var`, one value per neuron, when the state is held in `f64` (empty in
+    /// `f32`; [`Neuron::values`] reads either).
     fn state(&self, var: usize) -> &[f64];
-    /// State variable `var`, mutable.
+    /// State variable `var`, mutable (`f64` state).
     fn state_mut(&mut self, var: usize) -> &mut [f64];
+    /// State variable `var` when the state is held in `f32` (empty in `f64`).
+    fn state32(&self, _var: usize) -> &[f32] {
+        &[]
+    }
+    /// State variable `var`, mutable (`f32` state).
+    fn state32_mut(&mut self, _var: usize) -> &mut [f32] {
+        &mut []
+    }
+    /// The precision the state is held in.
+    fn precision(&self) -> Precision {
+        Precision::F64
+    }
+    /// Asks for `wanted` precision (after [`NeuronModel::prepare`]) and returns the one the
+    /// state is now held in: models without a single-precision kernel stay in `f64`.
+    fn set_precision(&mut self, _wanted: Precision) -> Precision {
+        Precision::F64
+    }
     /// Whether a receptor of this kind can drive the model (checked once, when the receptor
     /// is added). Most models take every kind.
     fn accepts(&self, _kind: &SynapseKind) -> Result<()> {
@@ -127,6 +148,18 @@ impl NeuronModel for Neuron {
     fn state_mut(&mut self, var: usize) -> &mut [f64] {
         dispatch!(self, m => m.state_mut(var))
     }
+    fn state32(&self, var: usize) -> &[f32] {
+        dispatch!(self, m => m.state32(var))
+    }
+    fn state32_mut(&mut self, var: usize) -> &mut [f32] {
+        dispatch!(self, m => m.state32_mut(var))
+    }
+    fn precision(&self) -> Precision {
+        dispatch!(self, m => m.precision())
+    }
+    fn set_precision(&mut self, wanted: Precision) -> Precision {
+        dispatch!(self, m => m.set_precision(wanted))
+    }
     fn accepts(&self, kind: &SynapseKind) -> Result<()> {
         dispatch!(self, m => m.accepts(kind))
     }
@@ -152,6 +185,57 @@ impl Neuron {
     pub fn var_index(&self, name: &str) -> Option<usize> {
         self.state_names().iter().position(|&n| n == name)
     }
+
+    fn is_f32(&self) -> bool {
+        self.precision() == Precision::F32
+    }
+
+    /// Value of state variable `var` of neuron `j`, whatever the precision.
+    #[inline]
+    pub fn value(&self, var: usize, j: usize) -> f64 {
+        if self.is_f32() {
+            self.state32(var)[j] as f64
+        } else {
+            self.state(var)[j]
+        }
+    }
+
+    /// State variable `var`, one value per neuron, whatever the precision.
+    pub fn values(&self, var: usize) -> Vec<f64> {
+        if self.is_f32() {
+            self.state32(var).iter().map(|&x| x as f64).collect()
+        } else {
+            self.state(var).to_vec()
+        }
+    }
+
+    /// Sets state variable `var` (one value per neuron; rounded in `f32`).
+    pub fn set_values(&mut self, var: usize, values: &[f64]) {
+        if self.is_f32() {
+            let state = self.state32_mut(var);
+            state
+                .iter_mut()
+                .zip(values)
+                .for_each(|(s, &x)| *s = x as f32);
+        } else {
+            self.state_mut(var).copy_from_slice(values);
+        }
+    }
+
+    /// The membrane potential, for synapses that jump it.
+    pub(crate) fn voltage(&mut self) -> Voltage<'_> {
+        if self.is_f32() {
+            Voltage::F32(self.state32_mut(0))
+        } else {
+            Voltage::F64(self.state_mut(0))
+        }
+    }
+}
+
+/// The membrane potentials of a population, at its precision.
+pub(crate) enum Voltage<'a> {
+    F64(&'a mut [f64]),
+    F32(&'a mut [f32]),
 }
 
 /// Refractory steps per neuron (Brian2's `timestep(t_ref, dt)`).
@@ -195,18 +279,18 @@ pub(crate) fn tick(counter: &mut u32) -> bool {
 /// of any type (refractory counters, last spike steps; may be empty), and `extra` one value
 /// per block (block-local lists; may be empty). Splitting is by block index only, so what each
 /// block computes does not depend on the number of threads, and nothing is allocated.
-pub(crate) fn for_each_block<A: Send, E: Send, F>(
+pub(crate) fn for_each_block<T: Stored, A: Send, E: Send, F>(
     n: usize,
-    vars: [&mut [f64]; 4],
+    vars: [&mut [T]; 4],
     aux: &mut [A],
     extra: &mut [E],
     receptors: &mut Receptors,
     spikes: &mut [Vec<u32>],
     work: &F,
 ) where
-    F: Fn(BlockView<'_, A, E>) + Sync,
+    F: Fn(BlockView<'_, A, E, T>) + Sync,
 {
-    let (list, data, pending, block_len) = receptors.blocks_mut();
+    let (list, data, pending, block_len) = T::blocks(receptors);
     let n_blocks = n.div_ceil(BLOCK);
     if n_blocks == 0 {
         return;
@@ -225,15 +309,15 @@ pub(crate) fn for_each_block<A: Send, E: Send, F>(
     recurse(span, block_len, list, work);
 }
 
-struct Span<'a, A, E> {
+struct Span<'a, A, E, T> {
     first: usize,
     n_blocks: usize,
     n: usize,
-    vars: [&'a mut [f64]; 4],
+    vars: [&'a mut [T]; 4],
     aux: &'a mut [A],
     extra: &'a mut [E],
-    rec: &'a mut [f64],
-    pending: &'a mut [Vec<(u32, f64)>],
+    rec: &'a mut [T],
+    pending: &'a mut [Vec<(u32, T)>],
     spikes: &'a mut [Vec<u32>],
 }
 
@@ -246,13 +330,13 @@ fn split<T>(slice: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
     }
 }
 
-fn recurse<A: Send, E: Send, F>(
-    span: Span<'_, A, E>,
+fn recurse<T: Stored, A: Send, E: Send, F>(
+    span: Span<'_, A, E, T>,
     block_len: usize,
     list: &[crate::synapses::Receptor],
     work: &F,
 ) where
-    F: Fn(BlockView<'_, A, E>) + Sync,
+    F: Fn(BlockView<'_, A, E, T>) + Sync,
 {
     if span.n_blocks == 1 {
         let Span {
@@ -265,8 +349,16 @@ fn recurse<A: Send, E: Send, F>(
             spikes,
             ..
         } = span;
-        // the spikes delivered to this block last step, added while its state is loaded
+        // The spikes delivered to this block last step, added while its state is loaded. The
+        // additions land at random places: fetching the whole state first, in order, lets the
+        // memory system stream it instead of waiting on each miss.
         if let Some(queue) = pending.first_mut() {
+            if !queue.is_empty() {
+                prefetch_all(rec);
+                for var in vars.iter().filter(|v| !v.is_empty()) {
+                    prefetch_all(var);
+                }
+            }
             crate::synapses::apply(rec, queue);
         }
         if let Some(out) = spikes.first_mut() {
@@ -334,11 +426,11 @@ fn recurse<A: Send, E: Send, F>(
 }
 
 /// One block's share of a population's state, handed to the model's block update.
-pub(crate) struct BlockView<'a, A = u32, E = ()> {
+pub(crate) struct BlockView<'a, A = u32, E = (), T = f64> {
     /// Global index of the block's first neuron.
     pub start: usize,
     /// Model variables (as many as the model passed), block slices.
-    pub vars: [&'a mut [f64]; 4],
+    pub vars: [&'a mut [T]; 4],
     /// The block's share of the per-neuron auxiliary array (refractory counters).
     pub aux: &'a mut [A],
     /// The block's own value of `extra`, if any was passed.
@@ -346,7 +438,7 @@ pub(crate) struct BlockView<'a, A = u32, E = ()> {
     /// The population's receptors.
     pub receptors: &'a [crate::synapses::Receptor],
     /// The block's receptor state (`BLOCK` per row).
-    pub rec: &'a mut [f64],
+    pub rec: &'a mut [T],
     /// Where the block's spikes go.
     pub spikes: &'a mut Vec<u32>,
 }

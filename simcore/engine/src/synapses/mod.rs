@@ -24,6 +24,7 @@
 pub mod projection;
 
 use crate::error::{finite, positive, Result, SimError};
+use crate::params::{Precision, Real};
 
 /// Neurons per block: the unit of parallel work and of receptor storage. A power of two.
 pub const BLOCK: usize = 4096;
@@ -138,15 +139,49 @@ pub struct Receptor {
 }
 
 /// The receptors of one population and their state, block-major (see the module docs).
+/// The state is held at the population's precision: in `data` and `pending` (`f64`), or in
+/// `data32` and `pending32` (`f32`); the other pair is empty.
 #[derive(Debug, Clone)]
 pub struct Receptors {
     n: usize,
     rows: usize,
     list: Vec<Receptor>,
+    precision: Precision,
     data: Vec<f64>,
     /// Per block: spikes delivered but not yet added, as (index in the block's chunk, amount),
     /// in delivery order. See [`Receptors::queue`].
     pending: Vec<Vec<(u32, f64)>>,
+    data32: Vec<f32>,
+    pending32: Vec<Vec<(u32, f32)>>,
+}
+
+/// The block-major state of a population's receptors at one precision: the receptors, the
+/// storage, the per-block queues and the length of a block's chunk of the storage.
+pub(crate) type Blocks<'a, T> = (&'a [Receptor], &'a mut [T], &'a mut [Vec<(u32, T)>], usize);
+
+/// The state types receptors can be held in.
+pub(crate) trait Stored: Real {
+    fn blocks(r: &mut Receptors) -> Blocks<'_, Self>;
+}
+
+impl Stored for f64 {
+    fn blocks(r: &mut Receptors) -> Blocks<'_, f64> {
+        let len = r.block_len();
+        (&r.list, &mut r.data, &mut r.pending, len)
+    }
+}
+
+impl Stored for f32 {
+    fn blocks(r: &mut Receptors) -> Blocks<'_, f32> {
+        let len = r.block_len();
+        (&r.list, &mut r.data32, &mut r.pending32, len)
+    }
+}
+
+/// The per-block queues of a population's receptors, at its precision.
+pub(crate) enum Pending<'a> {
+    F64(&'a mut [Vec<(u32, f64)>]),
+    F32(&'a mut [Vec<(u32, f32)>]),
 }
 
 /// Where a spike's weight lands: a state row of a receptor (scaled by `factor`), or the voltage.
@@ -164,9 +199,41 @@ impl Receptors {
             n,
             rows: 0,
             list: Vec::new(),
+            precision: Precision::F64,
             data: vec![0.0; n.div_ceil(BLOCK) * BLOCK],
             pending: vec![Vec::new(); n.div_ceil(BLOCK)],
+            data32: Vec::new(),
+            pending32: Vec::new(),
         }
+    }
+
+    /// The precision the state is held in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// Converts the state to `precision` (queued additions are made first).
+    pub(crate) fn set_precision(&mut self, precision: Precision) {
+        if precision == self.precision {
+            return;
+        }
+        self.flush();
+        let nb = self.n_blocks();
+        match precision {
+            Precision::F32 => {
+                self.data32 = self.data.iter().map(|&x| x as f32).collect();
+                self.pending32 = vec![Vec::new(); nb];
+                self.data = Vec::new();
+                self.pending = Vec::new();
+            }
+            Precision::F64 => {
+                self.data = self.data32.iter().map(|&x| x as f64).collect();
+                self.pending = vec![Vec::new(); nb];
+                self.data32 = Vec::new();
+                self.pending32 = Vec::new();
+            }
+        }
+        self.precision = precision;
     }
 
     /// Number of blocks.
@@ -196,6 +263,8 @@ impl Receptors {
             ));
         }
         kind.validate(name)?;
+        // the layout changes: rebuilt in f64, converted again when the network is prepared
+        self.set_precision(Precision::F64);
         let old_rows = self.rows;
         let new_rows = old_rows + kind.n_states();
         let nb = self.n_blocks();
@@ -260,8 +329,11 @@ impl Receptors {
 
     /// The per-block queues of delivered amounts (see [`Receptors::queue`]).
     #[inline(always)]
-    pub(crate) fn pending_mut(&mut self) -> &mut [Vec<(u32, f64)>] {
-        &mut self.pending
+    pub(crate) fn pending_mut(&mut self) -> Pending<'_> {
+        match self.precision {
+            Precision::F64 => Pending::F64(&mut self.pending),
+            Precision::F32 => Pending::F32(&mut self.pending32),
+        }
     }
 
     /// Queues `amount` for state `row` of neuron `j`. Delivery only sorts spikes into their
@@ -270,7 +342,7 @@ impl Receptors {
     /// cache. A queue keeps the delivery order, so each state receives its additions in the
     /// same order as if they were made at once: the result is the same, bit for bit.
     #[inline(always)]
-    pub(crate) fn queue(pending: &mut [Vec<(u32, f64)>], row: usize, j: usize, amount: f64) {
+    pub(crate) fn queue<T>(pending: &mut [Vec<(u32, T)>], row: usize, j: usize, amount: T) {
         let local = row * BLOCK + (j & (BLOCK - 1));
         pending[j >> LOG_BLOCK].push((local as u32, amount));
     }
@@ -279,6 +351,9 @@ impl Receptors {
     pub(crate) fn flush(&mut self) {
         let len = self.block_len();
         for (chunk, queue) in self.data.chunks_mut(len).zip(&mut self.pending) {
+            apply(chunk, queue);
+        }
+        for (chunk, queue) in self.data32.chunks_mut(len).zip(&mut self.pending32) {
             apply(chunk, queue);
         }
     }
@@ -322,7 +397,11 @@ impl Receptors {
     /// Reads state `row` of neuron `j`.
     #[inline]
     pub(crate) fn get(&self, row: usize, j: usize) -> f64 {
-        self.data[self.index(row, j)]
+        let i = self.index(row, j);
+        match self.precision {
+            Precision::F64 => self.data[i],
+            Precision::F32 => self.data32[i] as f64,
+        }
     }
 
     /// Copies state `row` out as one value per neuron.
@@ -334,23 +413,23 @@ impl Receptors {
     pub(crate) fn scatter(&mut self, row: usize, values: &[f64]) {
         for (j, &x) in values.iter().enumerate() {
             let i = self.index(row, j);
-            self.data[i] = x;
+            match self.precision {
+                Precision::F64 => self.data[i] = x,
+                Precision::F32 => self.data32[i] = x as f32,
+            }
         }
     }
 
-    /// The receptors, the block-major storage, the per-block queues and the length of a
-    /// block's chunk of the storage.
-    pub(crate) fn blocks_mut(
-        &mut self,
-    ) -> (&[Receptor], &mut [f64], &mut [Vec<(u32, f64)>], usize) {
-        let len = self.block_len();
-        (&self.list, &mut self.data, &mut self.pending, len)
+    /// The `f64` block-major state (see [`Blocks`]).
+    #[cfg(test)]
+    pub(crate) fn blocks_mut(&mut self) -> Blocks<'_, f64> {
+        f64::blocks(self)
     }
 }
 
 /// Adds a block's queued amounts to its chunk of the state, in order, and empties the queue.
 #[inline]
-pub(crate) fn apply(chunk: &mut [f64], queue: &mut Vec<(u32, f64)>) {
+pub(crate) fn apply<T: Real>(chunk: &mut [T], queue: &mut Vec<(u32, T)>) {
     for &(i, x) in queue.iter() {
         chunk[i as usize] += x;
     }

@@ -14,9 +14,10 @@
 
 use crate::connectivity::Connectivity;
 use crate::error::{Result, SimError};
+use crate::neurons::Voltage;
 use crate::params::Param;
 use crate::plasticity::stdp::{Stdp, StdpParams};
-use crate::synapses::{Receptors, Sink};
+use crate::synapses::{Pending, Receptors, Sink};
 use std::borrow::Cow;
 
 /// Synaptic delays in whole time steps (use [`crate::params::delay_steps`] to convert seconds).
@@ -85,7 +86,7 @@ const AHEAD: usize = 4;
 
 /// Asks the CPU to start loading the cache line at `p` (a hint: never faults).
 #[inline(always)]
-fn prefetch<T>(p: *const T) {
+pub(crate) fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints the cache; it reads nothing and cannot fault.
     unsafe {
@@ -97,7 +98,7 @@ fn prefetch<T>(p: *const T) {
 
 /// Prefetches every cache line of `items`.
 #[inline(always)]
-fn prefetch_all<T>(items: &[T]) {
+pub(crate) fn prefetch_all<T>(items: &[T]) {
     let bytes = std::mem::size_of_val(items);
     let base = items.as_ptr() as *const u8;
     for offset in (0..bytes).step_by(64) {
@@ -165,7 +166,11 @@ impl Projection {
         let row_ptr = conn.row_ptr().to_vec();
         let csr_targets = conn.targets();
         let mut targets = Vec::with_capacity(n_syn);
-        let mut ws = Vec::with_capacity(if matches!(weights, Weights::Each(_)) { n_syn } else { 0 });
+        let mut ws = Vec::with_capacity(if matches!(weights, Weights::Each(_)) {
+            n_syn
+        } else {
+            0
+        });
         let mut order = Vec::with_capacity(n_syn);
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::with_capacity(n_pre);
@@ -365,7 +370,12 @@ impl Projection {
     }
 
     /// Delivers what is due at `step` into the target's receptor (or voltage).
-    pub(crate) fn deliver(&mut self, step: u64, receptors: &mut Receptors, v: &mut [f64]) -> u64 {
+    pub(crate) fn deliver(
+        &mut self,
+        step: u64,
+        receptors: &mut Receptors,
+        mut v: Voltage<'_>,
+    ) -> u64 {
         let slot = (step % self.ring.len() as u64) as usize;
         if self.ring[slot].is_empty() {
             return 0;
@@ -390,28 +400,48 @@ impl Projection {
             match (&self.weights, sink) {
                 (Weights::Uniform(w), Sink::Voltage) => {
                     let x = self.scale * w;
-                    for &j in targets {
-                        v[j as usize] += x;
+                    match &mut v {
+                        Voltage::F64(v) => targets.iter().for_each(|&j| v[j as usize] += x),
+                        Voltage::F32(v) => {
+                            let x = x as f32;
+                            targets.iter().for_each(|&j| v[j as usize] += x)
+                        }
                     }
                 }
                 (Weights::Each(ws), Sink::Voltage) => {
                     let f = self.scale;
-                    for (&j, &w) in targets.iter().zip(&ws[start..end]) {
-                        v[j as usize] += f * w;
+                    let pairs = targets.iter().zip(&ws[start..end]);
+                    match &mut v {
+                        Voltage::F64(v) => pairs.for_each(|(&j, &w)| v[j as usize] += f * w),
+                        Voltage::F32(v) => {
+                            pairs.for_each(|(&j, &w)| v[j as usize] += (f * w) as f32)
+                        }
                     }
                 }
                 (Weights::Uniform(w), Sink::Row { row, factor }) => {
                     let x = self.scale * factor * w;
-                    let pending = receptors.pending_mut();
-                    for &j in targets {
-                        Receptors::queue(pending, row, j as usize, x);
+                    match receptors.pending_mut() {
+                        Pending::F64(p) => targets
+                            .iter()
+                            .for_each(|&j| Receptors::queue(p, row, j as usize, x)),
+                        Pending::F32(p) => {
+                            let x = x as f32;
+                            targets
+                                .iter()
+                                .for_each(|&j| Receptors::queue(p, row, j as usize, x))
+                        }
                     }
                 }
                 (Weights::Each(ws), Sink::Row { row, factor }) => {
                     let f = self.scale * factor;
-                    let pending = receptors.pending_mut();
-                    for (&j, &w) in targets.iter().zip(&ws[start..end]) {
-                        Receptors::queue(pending, row, j as usize, f * w);
+                    let pairs = targets.iter().zip(&ws[start..end]);
+                    match receptors.pending_mut() {
+                        Pending::F64(p) => {
+                            pairs.for_each(|(&j, &w)| Receptors::queue(p, row, j as usize, f * w))
+                        }
+                        Pending::F32(p) => pairs.for_each(|(&j, &w)| {
+                            Receptors::queue(p, row, j as usize, (f * w) as f32)
+                        }),
                     }
                 }
             }
@@ -485,16 +515,16 @@ mod tests {
         rec.add("I", SynapseKind::ExpCurrent { tau: 1e-3 }).unwrap();
         let mut v = vec![0.0; 3];
         p.push(5, &[0, 1]);
-        assert_eq!(p.deliver(5, &mut rec, &mut v), 1);
+        assert_eq!(p.deliver(5, &mut rec, Voltage::F64(&mut v)), 1);
         rec.flush();
         assert_eq!(rec.gather(0), vec![0.0, 10.0, 0.0]);
-        assert_eq!(p.deliver(6, &mut rec, &mut v), 1);
+        assert_eq!(p.deliver(6, &mut rec, Voltage::F64(&mut v)), 1);
         rec.flush();
         assert_eq!(rec.gather(0), vec![0.0, 1010.0, 0.0]);
-        assert_eq!(p.deliver(7, &mut rec, &mut v), 2);
+        assert_eq!(p.deliver(7, &mut rec, Voltage::F64(&mut v)), 2);
         rec.flush();
         assert_eq!(rec.gather(0), vec![1.0, 1010.0, 100.0]);
-        assert_eq!(p.deliver(8, &mut rec, &mut v), 0);
+        assert_eq!(p.deliver(8, &mut rec, Voltage::F64(&mut v)), 0);
     }
 
     #[test]
