@@ -4,7 +4,7 @@ A document path is a ``ModelSpec`` path (``projections/ee/weight``), so an error
 ``to_spec`` (or from ``simcore.spec.check``) points at the node that caused it. Root types:
 
     meta         Map    name, kind ("snn" | "ann"), description
-    simulation   Map    dt, duration (values), seed
+    simulation   Map    dt, duration (values), seed, precision
     populations  Map    id -> Map: size, neuron, initial, position, order
     projections  Map    id -> Map: source, target, synapse, connector, weight, delay,
                         plasticity, order
