@@ -4,11 +4,15 @@ at V = 0 (the peer run: no viewers), 1, 50 and 200, and 200 of which 10 never re
 
 The producer runs here as a run's worker does: it simulates each frame's 1/60 s of biological
 time (paced to real time, so 60 frames per second), encodes it (``simcore.frames``) and XADDs
-it to the run's Valkey stream. The viewers run in a child process (asyncio ``websockets``
-clients; the 10 stuck ones are raw sockets that send the upgrade and never read). Reported per
-V: frames delivered per reading viewer, p50/p99 latency from ``produced_at`` (stamped by the
-producer) to receipt, bytes per frame, and the slowdown: the producer's busy time per frame
-(simulate + encode + publish, the pacing sleep excluded) over the same with no viewers, minus 1.
+it to the run's Valkey stream. The viewers run in a child process: plain sockets under one
+epoll loop with a minimal websocket reader (``tests.frame_streams.RawViewer``) that offer
+permessage-deflate as browsers do; the 10 stuck ones send the upgrade and never read. Reported
+per V: frames delivered per reading viewer, p50/p99 latency from ``produced_at`` (stamped by
+the producer) to receipt, bytes per frame, and the slowdown: the producer's busy time per frame
+(simulate + encode + publish, the pacing sleep excluded) over the same in a run with no viewers
+just before, minus 1. Also: the same slowdown on the producer's CPU time (its own work, without
+the waits for a core), the CPU the server spent per frame (and with no viewers, and per message
+delivered), the CPU the viewers spent per frame, and the load average.
 
 The server is ``spikex run`` on embedded PostgreSQL and Valkey in a temporary folder. Viewers,
 server and producer share this machine's cores, so on a small or busy machine the figures are
@@ -25,7 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import socket
+import os
+import selectors
 import statistics
 import subprocess
 import sys
@@ -42,79 +47,83 @@ FPS = 60
 
 
 # ---------------------------------------------------------------- viewers (child process)
+#
+# The viewers stand in for browsers on other machines, so they must cost this machine as little
+# as they can: one process, one epoll loop over plain sockets and a minimal websocket reader
+# (server frames are unmasked; the ones that come compressed are inflated, as a browser would).
+# An asyncio websocket client per viewer costs more CPU than the server sending to it, which
+# on a small machine would be measured as the server's and the run's slowness.
 
 
-def _stuck_viewer(port: int, path: str) -> socket.socket:
-    """A viewer that opens the websocket and never reads a byte of it."""
-    sock = socket.create_connection(("127.0.0.1", port))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.sendall(
-        (
-            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-            "Connection: Upgrade\r\nSec-WebSocket-Key: c3Bpa2V4LWJlbmNoLWtleQ==\r\n"
-            "Sec-WebSocket-Version: 13\r\n\r\n"
-        ).encode()
-    )
-    return sock
-
-
-async def _viewers(port: int, run: str, readers: int, stuck: int, frames: int) -> dict[str, Any]:
-    from websockets.asyncio.client import connect
-
+def _viewers(port: int, run: str, readers: int, stuck: int, frames: int) -> dict[str, Any]:
     from simcore.frames import read_header
+    from tests.frame_streams import RawViewer, open_raw
 
-    path = f"/ws/runs/{run}/frames"
-    url = f"ws://127.0.0.1:{port}{path}"
-    held = [_stuck_viewer(port, path) for _ in range(stuck)]
+    held = [open_raw(port, run, deflate=False, rcvbuf=4096) for _ in range(stuck)]
+    viewers = [RawViewer(open_raw(port, run)) for _ in range(readers)]
     latencies: list[float] = []
-    delivered: list[int] = []
     sizes: list[int] = []
-    ready = asyncio.Event()
-    joined = 0
-
-    async def viewer() -> None:
-        nonlocal joined
-        count = 0
-        async with connect(url, max_size=None) as ws:
-            await ws.recv()  # hello
-            joined += 1
-            if joined == readers:
-                ready.set()
-            try:
-                while True:
-                    message = await asyncio.wait_for(ws.recv(), 10)
-                    if isinstance(message, str):
-                        continue
-                    now = time.time()
-                    header = read_header(message)[0]
-                    latencies.append((now - header.produced_at) * 1000)
-                    sizes.append(len(message))
-                    count += 1
-                    if header.index == frames - 1:
-                        break
-            except TimeoutError:
-                pass
-        delivered.append(count)
-
-    tasks = [asyncio.create_task(viewer()) for _ in range(readers)]
-    await asyncio.wait_for(ready.wait(), 60)
+    selector = selectors.DefaultSelector()
+    for viewer in viewers:
+        viewer.handshake()
+        viewer.sock.setblocking(False)
+        selector.register(viewer.sock, selectors.EVENT_READ, viewer)
     print("ready", flush=True)
-    await asyncio.gather(*tasks)
+    cpu = time.process_time()
+    open_ = readers
+    idle_until = time.monotonic() + 60
+    while open_ and time.monotonic() < idle_until:
+        for key, _ in selector.select(timeout=1.0):
+            viewer = key.data
+            try:
+                chunk = viewer.sock.recv(1 << 20)
+            except BlockingIOError:
+                continue
+            now = time.time()
+            if not chunk:
+                viewer.done = True
+            viewer.buffer += chunk
+            for first, payload in viewer.messages():
+                opcode = first & 0x0F
+                if opcode == 0x2:
+                    header = read_header(payload)[0]
+                    latencies.append((now - header.produced_at) * 1000)
+                    sizes.append(len(payload))
+                    viewer.count += 1
+                    if header.index == frames - 1:
+                        viewer.done = True
+                elif opcode == 0x9:
+                    viewer.pong(payload)
+                elif opcode == 0x8:
+                    viewer.done = True
+            if viewer.done:
+                selector.unregister(viewer.sock)
+                viewer.sock.close()
+                open_ -= 1
+            idle_until = time.monotonic() + 10
     for sock in held:
         sock.close()
-    return {"delivered": delivered, "latencies": latencies, "sizes": sizes}
+    return {
+        "delivered": [v.count for v in viewers],
+        "latencies": latencies,
+        "sizes": sizes,
+        "cpu_s": time.process_time() - cpu,
+    }
 
 
 def viewers_main(port: int, run: str, readers: int, stuck: int, frames: int) -> None:
-    result = asyncio.run(_viewers(port, run, readers, stuck, frames))
+    result = _viewers(port, run, readers, stuck, frames)
     print(json.dumps(result), flush=True)
 
 
 # ---------------------------------------------------------------- producer (this process)
 
 
-def produce(valkey_url: str, run: str, seconds: float) -> list[float]:
-    """Simulates CUBA-4000 at 60 frames per wall second; the busy seconds of each frame."""
+def produce(
+    valkey_url: str, run: str, seconds: float, threads: int | None = None
+) -> tuple[list[float], float]:
+    """Simulates CUBA-4000 at 60 frames per wall second: the busy (wall) seconds of each frame,
+    and the CPU seconds of all of them."""
     import valkey
 
     import simcore
@@ -124,27 +133,29 @@ def produce(valkey_url: str, run: str, seconds: float) -> list[float]:
     from tests.simcore_models import cuba
 
     spec = cuba(4000)
-    simulation = simcore.build(spec)
+    simulation = simcore.build(spec, threads=threads)
     sizes = frames.monitor_sizes(spec)
     client = valkey.Valkey.from_url(valkey_url)
     busy: list[float] = []
     period = 1.0 / FPS
     run_for = Value(unit="s", value=seconds)
+    cpu = 0.0
     started = time.perf_counter()
     chunks = simulation.run(run_for, frame_every=Value(unit="s", value=period))
     while True:
-        begun = time.perf_counter()
+        begun, begun_cpu = time.perf_counter(), time.process_time()
         frame = next(chunks, None)
         if frame is None:
             break
         data = frames.from_simulation(run, frame, sizes=sizes)
         client.xadd(keys.frames_key(run), {keys.FRAME_FIELD: data}, maxlen=1000, approximate=True)
         busy.append(time.perf_counter() - begun)
+        cpu += time.process_time() - begun_cpu
         ahead = started + (frame.index + 1) * period - time.perf_counter()
         if ahead > 0:
             time.sleep(ahead)
     client.close()
-    return busy
+    return busy, cpu
 
 
 # ---------------------------------------------------------------- orchestration
@@ -178,11 +189,23 @@ async def new_run(database_url: str, model_id: str) -> str:
     return str(run_id)
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) that process ``pid`` has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--viewers", default="1,50,200", help="comma-separated V")
     parser.add_argument("--stuck", type=int, default=10, help="non-reading viewers at max V")
     parser.add_argument("--seconds", type=float, default=5.0, help="wall seconds per V")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="engine threads of the producer (default: one per core, as a run's worker has)",
+    )
     args = parser.parse_args()
     counts = [int(v) for v in args.viewers.split(",")]
 
@@ -202,16 +225,20 @@ def main() -> None:
             server.start()
             model = server.post("/api/models", json={"name": "bench frames"}).json()["id"]
             print(f"server on port {server.port}; {frames} frames per V", file=sys.stderr)
-            baseline = produce(
-                valkey_server.url, asyncio.run(new_run(postgres.url, model)), args.seconds
-            )
-            base = statistics.mean(baseline)
-            print(f"V=0: busy {base * 1000:.2f} ms per frame", file=sys.stderr)
             plan = [(v, 0) for v in counts]
             if args.stuck:
                 plan.append((max(counts), args.stuck))
             results = []
             for viewers, stuck in plan:
+                # The peer run (no viewers) right before, so both see the machine alike.
+                idle_cpu = _cpu_s(server.process.pid)
+                base, base_cpu = produce(
+                    valkey_server.url,
+                    asyncio.run(new_run(postgres.url, model)),
+                    args.seconds,
+                    args.threads,
+                )
+                idle_cpu = _cpu_s(server.process.pid) - idle_cpu
                 run = asyncio.run(new_run(postgres.url, model))
                 child = subprocess.Popen(
                     [
@@ -225,7 +252,9 @@ def main() -> None:
                 )
                 assert child.stdout is not None
                 assert child.stdout.readline().strip() == "ready"
-                busy = produce(valkey_server.url, run, args.seconds)
+                server_cpu = _cpu_s(server.process.pid)
+                busy, busy_cpu = produce(valkey_server.url, run, args.seconds, args.threads)
+                server_cpu = _cpu_s(server.process.pid) - server_cpu
                 out, _ = child.communicate(timeout=120)
                 got = json.loads(out.strip().splitlines()[-1])
                 row: dict[str, Any] = {
@@ -234,11 +263,21 @@ def main() -> None:
                     "p50_ms": round(percentile(got["latencies"], 0.5), 2),
                     "p99_ms": round(percentile(got["latencies"], 0.99), 2),
                     "bytes_per_frame": round(statistics.mean(got["sizes"])) if got["sizes"] else 0,
-                    "slowdown": round(statistics.mean(busy) / base - 1, 4),
+                    "slowdown": round(statistics.mean(busy) / statistics.mean(base) - 1, 4),
+                    # The same on the producer's CPU time: its own work, without the waits for
+                    # a core that the wall time counts on a machine with too few of them.
+                    "slowdown_cpu": round(busy_cpu / base_cpu - 1, 4),
+                    "server_cpu_ms_per_frame": round(server_cpu * 1000 / len(busy), 3),
+                    "server_cpu_ms_per_frame_v0": round(idle_cpu * 1000 / len(base), 3),
+                    "server_cpu_us_per_message": round(
+                        server_cpu * 1e6 / max(1, sum(got["delivered"])), 1
+                    ),
+                    "viewers_cpu_ms_per_frame": round(got["cpu_s"] * 1000 / len(busy), 3),
                 }
                 if stuck:
                     row["stuck"] = stuck
                 row["frames"] = len(busy)
+                row["load"] = round(os.getloadavg()[0], 2)
                 print(json.dumps(row), file=sys.stderr)
                 results.append(row)
         finally:

@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import structlog
@@ -26,6 +27,9 @@ import structlog
 from server.config import Settings, SettingsError, load_settings
 from server.embedded import EmbeddedPostgres, EmbeddedService, EmbeddedValkey, ServiceError
 from server.logging import configure_logging
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = structlog.get_logger("spikex")
 
@@ -329,24 +333,30 @@ def _serve(settings: Settings, embedded: frozenset[str], listener: socket.socket
 
     from server.app import create_app
 
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings, embedded),
-            log_config=None,
-            lifespan="on",
-            timeout_graceful_shutdown=10,
-            proxy_headers=True,
-            # websockets' Sans-I/O protocol: a send is one synchronous write (the older one
-            # awaits through several layers), and fan-out to every viewer is made of sends.
-            ws="websockets-sansio",
-            # No permessage-deflate: every copy of a broadcast (a Yjs update, a frame of packed
-            # arrays) would be compressed again by each peer's own compressor, a cost that
-            # grows with the viewers for little gain on binary messages this small.
-            ws_per_message_deflate=False,
-            # The document socket's message limit, enforced before a message is buffered.
-            ws_max_size=settings.doc_max_update_bytes,
-        )
-    )
+    server = uvicorn.Server(uvicorn_config(create_app(settings, embedded), settings))
     server.run(sockets=[listener])
     if not server.started:
         raise CommandError("the server failed to start; see the log above")
+
+
+def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """How SPIKE-X's ASGI app is served (``overrides``: a test's port)."""
+    import uvicorn
+
+    options: dict[str, Any] = {
+        "log_config": None,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+        "proxy_headers": True,
+        # websockets' Sans-I/O protocol: a send is one synchronous write (the older one awaits
+        # through several layers), and fan-out to every viewer is made of sends; the frames
+        # socket writes to it directly (server.domain.frames.direct).
+        "ws": "websockets-sansio",
+        # No permessage-deflate: every copy of a broadcast (a Yjs update, a frame of packed
+        # arrays) would be compressed again by each peer's own compressor, a cost that grows
+        # with the viewers for little gain on binary messages this small.
+        "ws_per_message_deflate": False,
+        # The document socket's message limit, enforced before a message is buffered.
+        "ws_max_size": settings.doc_max_update_bytes,
+    }
+    return uvicorn.Config(app, **(options | overrides))

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +20,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from server.db.tables import Run
 from server.domain.runs import keys, messages
 from simcore import frames
+from tests.runs import held_by_test
 from tests.servers import ServerProcess
 
 MAXLEN = 1000
@@ -89,6 +92,7 @@ async def stored_run(model_id: str, state: str = "queued") -> str:
             state=state,
             spec={},
             options={"device": "cpu", "target": None, "frame_every_s": 0.016, "pace": None},
+            **held_by_test(),
         )
     )
     return str(run_id)
@@ -169,3 +173,94 @@ async def eventually(predicate: Any, timeout_s: float, interval_s: float = 0.05)
             break
         await asyncio.sleep(interval_s)
     return bool(predicate())
+
+
+_UPGRADE = (
+    "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: c3Bpa2V4LWZyYW1lLWtleQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n{extensions}\r\n"
+)
+_DEFLATE = "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+COMPRESSED = 0x40
+"""RSV1 in a message's first byte: its payload is compressed (permessage-deflate)."""
+
+
+def open_raw(
+    port: int, run_id: str, *, deflate: bool = True, rcvbuf: int | None = None
+) -> socket.socket:
+    """A plain socket that asked to upgrade to the run's frames socket (offering
+    permessage-deflate, as browsers do, when ``deflate``); nothing of the answer read yet."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    path = f"/ws/runs/{run_id}/frames"
+    request = _UPGRADE.format(path=path, port=port, extensions=_DEFLATE if deflate else "")
+    sock.sendall(request.encode())
+    return sock
+
+
+class RawViewer:
+    """A viewer on a plain socket with a minimal websocket reader: messages as they come on
+    the wire (first byte and payload, inflated if compressed). Cheap enough to run hundreds
+    in one process without them costing more than the server that sends to them."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buffer = bytearray()
+        self.inflate: Any = None
+        self.count = 0
+        self.done = False
+
+    def handshake(self, timeout_s: float = 30.0) -> None:
+        """Reads the upgrade's answer and the hello notice (blocking, bounded by
+        ``timeout_s``); what follows them stays in the buffer."""
+        self.sock.settimeout(timeout_s)
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 101"):
+            raise ConnectionError(head.decode(errors="replace"))
+        if b"permessage-deflate" in head.lower():
+            self.inflate = zlib.decompressobj(wbits=-15)
+        self.buffer = bytearray(rest)
+        first = self.messages()
+        while not first:
+            self._fill()
+            first = self.messages()
+        if first[0][0] & 0x0F != 0x1:
+            raise ConnectionError(f"expected the hello notice, got {first[0]!r}")
+        self.sock.settimeout(None)
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(1 << 16)
+        if not chunk:
+            raise ConnectionError("closed during the handshake")
+        self.buffer += chunk
+
+    def messages(self) -> list[tuple[int, bytes]]:
+        """The complete messages in the buffer, taken out of it: (first byte, payload)."""
+        out = []
+        buffer = self.buffer
+        while len(buffer) >= 2:
+            first, size = buffer[0], buffer[1] & 0x7F
+            start = 2
+            if size == 126:
+                if len(buffer) < 4:
+                    break
+                size, start = int.from_bytes(buffer[2:4], "big"), 4
+            elif size == 127:
+                if len(buffer) < 10:
+                    break
+                size, start = int.from_bytes(buffer[2:10], "big"), 10
+            if len(buffer) < start + size:
+                break
+            payload = bytes(buffer[start : start + size])
+            del buffer[: start + size]
+            if first & COMPRESSED:
+                payload = self.inflate.decompress(payload + b"\x00\x00\xff\xff")
+            out.append((first, payload))
+        return out
+
+    def pong(self, payload: bytes) -> None:
+        # Client frames are masked; a zero mask leaves the payload as it is.
+        self.sock.sendall(bytes((0x8A, 0x80 | len(payload))) + b"\0\0\0\0" + payload)

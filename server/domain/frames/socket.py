@@ -14,6 +14,7 @@ from litestar import WebSocket, websocket
 from collab.protocol import Refused
 from server.config import Settings
 from server.domain.documents.sharing import Sharing
+from server.domain.frames.direct import capture, direct_of
 from server.domain.frames.downsample import selection_of
 from server.domain.frames.hub import FrameHub
 from server.domain.frames.recorder import Recording
@@ -47,7 +48,7 @@ class _Closed(Exception):
         self.reason = reason
 
 
-@websocket("/ws/runs/{run_id:str}/frames")
+@websocket("/ws/runs/{run_id:str}/frames", middleware=[capture])
 async def frames_socket(socket: WebSocket, run_id: str, token: str | None = None) -> None:
     """``?token=`` is a share token of the run's model (``POST /api/models/{id}/share``); an
     ``editor`` may pause, resume and stop a live run from here, others only watch."""
@@ -64,7 +65,7 @@ async def frames_socket(socket: WebSocket, run_id: str, token: str | None = None
         else:
             await socket.send_bytes(message)
 
-    viewer = Viewer(send)
+    viewer = Viewer(send, direct_of(socket.scope))
     tasks: list[asyncio.Task[None]] = []
     replay: Replay | None = None
     live: UUID | None = None
