@@ -7,6 +7,7 @@ is rewritten after each chunk, so a run that dies keeps what was stored before."
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import time
 from collections.abc import AsyncIterator
@@ -81,12 +82,17 @@ class Recorder:
         self._buffer = bytearray()
         self._headers: list[frames.Header] = []
         self._since = time.monotonic()
+        self._storing: asyncio.Task[None] | None = None
+        """The chunk being stored, in the background: the run does not wait for storage
+        unless it makes chunks faster than storage takes them (then at most two are held)."""
 
     async def __aenter__(self) -> Recorder:
         return self
 
     async def __aexit__(self, *_: object) -> None:
-        await self._flush()
+        await self._seal()
+        if self._storing is not None:
+            await self._storing
         self._index = msgspec.structs.replace(self._index, complete=True)
         await self._objects.put(index_key(self._run), _encode(self._index))
 
@@ -101,24 +107,30 @@ class Recorder:
             len(self._buffer) >= self._chunk_bytes
             or time.monotonic() - self._since >= self._flush_s
         ):
-            await self._flush()
+            await self._seal()
 
-    async def _flush(self) -> None:
+    async def _seal(self) -> None:
+        """Hand the chunk being filled to storage, once the one before it is stored (so the
+        index grows in order, and a storage failure surfaces here, one chunk late)."""
         if not self._headers:
             return
+        if self._storing is not None:
+            await self._storing
+        data, headers = bytes(self._buffer), self._headers
+        self._buffer = bytearray()
+        self._headers = []
+        self._storing = asyncio.create_task(self._store(data, headers))
+
+    async def _store(self, data: bytes, headers: list[frames.Header]) -> None:
         n = len(self._index.chunks)
         key = f"{prefix(self._run)}{n:06d}.sxf"
-        first, last = self._headers[0], self._headers[-1]
-        await self._objects.put(key, bytes(self._buffer))
-        chunk = Chunk(
-            key, first.index, len(self._headers), first.start, last.end, len(self._buffer)
-        )
+        first, last = headers[0], headers[-1]
+        await self._objects.put(key, data)
+        chunk = Chunk(key, first.index, len(headers), first.start, last.end, len(data))
         self._index = msgspec.structs.replace(
             self._index, dt=first.dt, chunks=[*self._index.chunks, chunk]
         )
         await self._objects.put(index_key(self._run), _encode(self._index))
-        self._buffer = bytearray()
-        self._headers = []
 
 
 class Recording:
