@@ -157,7 +157,7 @@ impl NeuronModel for AdEx {
         let (c_m, g_l, e_l, v_t, d_t) = (&self.c_m, &self.g_l, &self.e_l, &self.v_t, &self.delta_t);
         let (a, tau_w, v_peak, ref_steps, dt) =
             (&self.a, &self.tau_w, &self.v_peak, &self.ref_steps, self.dt);
-        let work = |bv: BlockView<'_, u32, ()>| {
+        let work = |bv: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, w, ..],
@@ -207,7 +207,6 @@ impl NeuronModel for AdEx {
             self.n,
             [&mut self.v, &mut self.w, &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,

@@ -163,7 +163,7 @@ impl NeuronModel for Izhikevich {
             &self.k0,
         );
         let (ref_steps, dt) = (&self.ref_steps, self.dt);
-        let work = |bv: BlockView<'_, u32, ()>| {
+        let work = |bv: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, u, ..],
@@ -211,7 +211,6 @@ impl NeuronModel for Izhikevich {
             self.n,
             [&mut self.v, &mut self.u, &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,

@@ -118,7 +118,7 @@ impl NeuronModel for LifCond {
             &self.ref_steps,
             self.dt,
         );
-        let work = |b: BlockView<'_, u32, ()>| {
+        let work = |b: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, ..],
@@ -163,7 +163,6 @@ impl NeuronModel for LifCond {
             self.n,
             [&mut self.v, &mut [], &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,
