@@ -9,7 +9,7 @@
 //! Forward Euler on `v` and `u` together (Brian2's `euler`).
 
 use crate::error::{finite, non_negative, positive, Result};
-use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
+use crate::neurons::{check_n, for_each_block, BlockView, Counter, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
 use crate::synapses::{decay_block, drive_block, Receptors};
 
@@ -196,7 +196,7 @@ impl NeuronModel for Izhikevich {
                     let dv = k2.get(j) * v0 * v0 + k1.get(j) * v0 + k0.get(j) - u0
                         + i_total / c_m.get(j);
                     let du = a.get(j) * (b.get(j) * v0 - u0);
-                    if tick(&mut counters[l]) {
+                    if counters[l].tick() {
                         v[l] = v0 + dt * dv;
                     }
                     u[l] = u0 + dt * du;

@@ -8,7 +8,7 @@
 //! Unconditionally stable, exact when the conductances are constant.
 
 use crate::error::{finite, non_negative, positive, Result};
-use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
+use crate::neurons::{check_n, for_each_block, BlockView, Counter, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
 use crate::synapses::{decay_block, drive_block, Receptors};
 
@@ -146,7 +146,7 @@ impl NeuronModel for LifCond {
                 for l in lo..hi {
                     let j = start + l;
                     let k = l - lo;
-                    if tick(&mut counters[l]) {
+                    if counters[l].tick() {
                         let gl = g_l.get(j);
                         let g = gl + gt[k];
                         let v_inf = (gl * e_l.get(j) + ge[k] + is[k] + i_ext.get(j)) / g;

@@ -277,7 +277,9 @@ impl RefSteps {
 pub(crate) trait Counter: Copy + Send + Sync + 'static {
     /// The counter of a neuron that just spiked.
     fn set(steps: u32) -> Self;
-    /// Counts down one step; returns whether the neuron is free (see [`tick`]).
+    /// Counts down one step: returns `true` when the neuron is free (`n - s >=
+    /// refractory_steps`, Brian2's rule; the counter was set to `refractory_steps` at the
+    /// spike of step `s`).
     fn tick(&mut self) -> bool;
     /// Whether the neuron is free (after this step's [`Counter::tick`]).
     fn free(self) -> bool;
@@ -319,16 +321,6 @@ macro_rules! counter {
 }
 counter!(u8);
 counter!(u32);
-
-/// Counts down a refractory counter for one step: returns `true` when the neuron is free
-/// (`n - s >= refractory_steps`, Brian2's rule; the counter was set to `refractory_steps` at
-/// the spike of step `s`).
-#[inline(always)]
-pub(crate) fn tick(counter: &mut u32) -> bool {
-    let c = counter.saturating_sub(1);
-    *counter = c;
-    c == 0
-}
 
 /// Runs `work` over every block of a population, in parallel (rayon `join`, halving the range
 /// of blocks) when there is more than one. `vars` are the model's per-neuron variables (up to
