@@ -155,8 +155,6 @@ pub(crate) trait Real:
 {
     /// Rounds an `f64` to this type.
     fn of(x: f64) -> Self;
-    /// Widens to `f64` (exact).
-    fn wide(self) -> f64;
 }
 
 impl Real for f64 {
@@ -164,20 +162,12 @@ impl Real for f64 {
     fn of(x: f64) -> Self {
         x
     }
-    #[inline(always)]
-    fn wide(self) -> f64 {
-        self
-    }
 }
 
 impl Real for f32 {
     #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
-    }
-    #[inline(always)]
-    fn wide(self) -> f64 {
-        self as f64
     }
 }
 

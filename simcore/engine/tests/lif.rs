@@ -1,6 +1,6 @@
 //! Current-based LIF against its closed-form solution.
 
-use simcore::{Lif, LifParams, Network, Neuron, Param, PopulationId, Source};
+use simcore::{Lif, LifParams, Network, Neuron, Param, PopulationId, Precision, Source};
 
 const TAU: f64 = 10e-3;
 const EL: f64 = -70e-3;
@@ -129,6 +129,45 @@ fn refractory_period_follows_brian2s_rule() {
     assert_eq!(steps[0], 0);
     for w in steps.windows(2) {
         assert_eq!(w[1] - w[0], 20, "2 ms at 0.1 ms is 20 steps");
+    }
+}
+
+#[test]
+fn refractory_periods_of_each_neuron_and_precision_follow_brian2s_rule() {
+    // Per-neuron periods up to a byte of steps (255) and beyond it (300), in f64 and f32:
+    // a huge current makes each neuron fire every R steps.
+    for periods in [[20u32, 255], [20, 300]] {
+        for precision in [Precision::F64, Precision::F32] {
+            let p = LifParams {
+                t_ref: Param::Array(periods.iter().map(|&r| r as f64 * DT).collect()),
+                ..params()
+            };
+            let mut net = Network::new(DT).unwrap();
+            let pop = net
+                .add_population("lif", Neuron::Lif(Lif::new(2, &p).unwrap()))
+                .unwrap();
+            net.add_current(pop, None, vec![(0, 100e-9)]).unwrap();
+            net.add_spike_monitor(Source::Population(pop), None)
+                .unwrap();
+            net.set_precision(precision);
+            let out = net.run(2_000).unwrap();
+            for (j, &r) in periods.iter().enumerate() {
+                let steps: Vec<u64> = (out.spikes[0].neurons.iter())
+                    .zip(&out.spikes[0].steps)
+                    .filter(|(&n, _)| n == j as u32)
+                    .map(|(_, &s)| s)
+                    .collect();
+                assert_eq!(
+                    steps.len(),
+                    2_000usize.div_ceil(r as usize),
+                    "{periods:?} {j}"
+                );
+                assert!(steps
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &s)| s == k as u64 * r as u64));
+            }
+        }
     }
 }
 

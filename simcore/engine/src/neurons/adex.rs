@@ -8,7 +8,7 @@
 //! peak (by a delta input) cannot overflow; below the peak the cap never acts.
 
 use crate::error::{finite, non_negative, positive, Result, SimError};
-use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
+use crate::neurons::{check_n, for_each_block, BlockView, Counter, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
 use crate::synapses::{decay_block, drive_block, Receptors};
 
@@ -157,7 +157,7 @@ impl NeuronModel for AdEx {
         let (c_m, g_l, e_l, v_t, d_t) = (&self.c_m, &self.g_l, &self.e_l, &self.v_t, &self.delta_t);
         let (a, tau_w, v_peak, ref_steps, dt) =
             (&self.a, &self.tau_w, &self.v_peak, &self.ref_steps, self.dt);
-        let work = |bv: BlockView<'_, u32, ()>| {
+        let work = |bv: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, w, ..],
@@ -192,7 +192,7 @@ impl NeuronModel for AdEx {
                     let dv = (-gl * (v0 - el) + gl * dtj * arg.exp() - w0 + i_syn + i_ext.get(j))
                         / c_m.get(j);
                     let dw = (a.get(j) * (v0 - el) - w0) / tau_w.get(j);
-                    if tick(&mut counters[l]) {
+                    if counters[l].tick() {
                         v[l] = v0 + dt * dv;
                     }
                     w[l] = w0 + dt * dw;
@@ -207,7 +207,6 @@ impl NeuronModel for AdEx {
             self.n,
             [&mut self.v, &mut self.w, &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,

@@ -9,7 +9,7 @@
 //! Forward Euler on `v` and `u` together (Brian2's `euler`).
 
 use crate::error::{finite, non_negative, positive, Result};
-use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
+use crate::neurons::{check_n, for_each_block, BlockView, Counter, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
 use crate::synapses::{decay_block, drive_block, Receptors};
 
@@ -163,7 +163,7 @@ impl NeuronModel for Izhikevich {
             &self.k0,
         );
         let (ref_steps, dt) = (&self.ref_steps, self.dt);
-        let work = |bv: BlockView<'_, u32, ()>| {
+        let work = |bv: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, u, ..],
@@ -196,7 +196,7 @@ impl NeuronModel for Izhikevich {
                     let dv = k2.get(j) * v0 * v0 + k1.get(j) * v0 + k0.get(j) - u0
                         + i_total / c_m.get(j);
                     let du = a.get(j) * (b.get(j) * v0 - u0);
-                    if tick(&mut counters[l]) {
+                    if counters[l].tick() {
                         v[l] = v0 + dt * dv;
                     }
                     u[l] = u0 + dt * du;
@@ -211,7 +211,6 @@ impl NeuronModel for Izhikevich {
             self.n,
             [&mut self.v, &mut self.u, &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,

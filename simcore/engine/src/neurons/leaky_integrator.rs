@@ -112,7 +112,7 @@ impl NeuronModel for LeakyIntegrator {
         spikes: &mut [Vec<u32>],
     ) {
         let exact = &self.exact;
-        let work = |b: BlockView<'_, (), ()>| {
+        let work = |b: BlockView<'_, ()>| {
             let BlockView {
                 start,
                 vars: [v, ..],
@@ -122,13 +122,13 @@ impl NeuronModel for LeakyIntegrator {
             let len = v.len();
             for lo in (0..len).step_by(TILE) {
                 let hi = (lo + TILE).min(len);
-                exact.tile(start, lo..hi, v, rec, i_ext, f64::INFINITY);
+                // never refractory: no counters
+                exact.tile(start, lo..hi, v, rec, &mut [(); TILE], i_ext, f64::INFINITY);
             }
         };
         for_each_block(
             self.n,
             [&mut self.v, &mut [], &mut [], &mut []],
-            &mut [(); 0],
             &mut [(); 0],
             receptors,
             spikes,

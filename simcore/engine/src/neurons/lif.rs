@@ -13,7 +13,7 @@
 
 use crate::error::{finite, non_negative, positive, Result};
 use crate::neurons::{
-    check_n, for_each_block, unsupported, BlockView, NeuronModel, RefSteps, TILE,
+    check_n, for_each_block, unsupported, BlockView, Counter, NeuronModel, RefSteps, TILE,
 };
 use crate::params::{Param, PerNeuron, Precision, Real};
 use crate::synapses::{current_propagator, Receptors, Stored, SynapseKind, BLOCK};
@@ -167,15 +167,19 @@ impl Exact {
         self.fast.is_some()
     }
 
-    /// The fused loop of the common case; returns whether some `v` ended above `v_th`.
+    /// The fused loop of the common case; returns whether some free neuron's `v` ended
+    /// above `v_th`. `counters` (one per neuron of the tile) count down in the same pass, and
+    /// a refractory neuron keeps its `v` (selected, not branched on, so the loop vectorises).
     /// In `f64` the coefficients are used as they are; in `f32` they are rounded once.
     #[inline]
-    fn fast_tile<T: Real>(
+    #[allow(clippy::too_many_arguments)]
+    fn fast_tile<T: Real, C: Counter>(
         fast: &Fast,
         lo: usize,
         hi: usize,
         v: &mut [T],
         rec: &mut [T],
+        counters: &mut [C],
         i_ext: f64,
         v_th: T,
     ) -> bool {
@@ -183,57 +187,64 @@ impl Exact {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2. Only the vector width changes: without FMA every
             // product and sum is rounded as in the portable loop, so results are identical.
-            return unsafe { Self::fast_tile_avx2(fast, lo, hi, v, rec, i_ext, v_th) };
+            return unsafe { Self::fast_tile_avx2(fast, lo, hi, v, rec, counters, i_ext, v_th) };
         }
-        Self::fast_tile_body(fast, lo, hi, v, rec, i_ext, v_th)
+        Self::fast_tile_body(fast, lo, hi, v, rec, counters, i_ext, v_th)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn fast_tile_avx2<T: Real>(
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn fast_tile_avx2<T: Real, C: Counter>(
         fast: &Fast,
         lo: usize,
         hi: usize,
         v: &mut [T],
         rec: &mut [T],
+        counters: &mut [C],
         i_ext: f64,
         v_th: T,
     ) -> bool {
-        Self::fast_tile_body(fast, lo, hi, v, rec, i_ext, v_th)
+        Self::fast_tile_body(fast, lo, hi, v, rec, counters, i_ext, v_th)
     }
 
     #[inline(always)]
-    fn fast_tile_body<T: Real>(
+    #[allow(clippy::too_many_arguments)]
+    fn fast_tile_body<T: Real, C: Counter>(
         fast: &Fast,
         lo: usize,
         hi: usize,
         v: &mut [T],
         rec: &mut [T],
+        counters: &mut [C],
         i_ext: f64,
         v_th: T,
     ) -> bool {
         let (em, c0, extra) = (T::of(fast.e_m), T::of(fast.c0), T::of(fast.r_i * i_ext));
         let v = &mut v[lo..hi];
+        let counters = &mut counters[..v.len()];
         let zero = T::default();
         let mut any = false;
         // Same expressions, in the same order, as the general path (and Brian2).
         match fast.terms.as_slice() {
             [] => {
-                for v in v.iter_mut() {
+                for (v, k) in v.iter_mut().zip(counters.iter_mut()) {
                     let next = c0 + (zero + em * *v) + extra;
-                    *v = next;
-                    any |= next > v_th;
+                    let free = k.tick();
+                    *v = if free { next } else { *v };
+                    any |= free & (next > v_th);
                 }
             }
             [(r, c, d)] => {
                 let (c, d) = (T::of(*c), T::of(*d));
                 let xs = &mut rec[r * BLOCK + lo..r * BLOCK + hi];
-                for (v, x) in v.iter_mut().zip(xs.iter_mut()) {
+                for ((v, x), k) in v.iter_mut().zip(xs.iter_mut()).zip(counters.iter_mut()) {
                     let s = c * *x;
                     *x *= d;
                     let next = c0 + (s + em * *v) + extra;
-                    *v = next;
-                    any |= next > v_th;
+                    let free = k.tick();
+                    *v = if free { next } else { *v };
+                    any |= free & (next > v_th);
                 }
             }
             [(r1, c1, d1), (r2, c2, d2)] => {
@@ -241,16 +252,22 @@ impl Exact {
                 let (head, tail) = rec.split_at_mut(r2 * BLOCK);
                 let xs = &mut head[r1 * BLOCK + lo..r1 * BLOCK + hi];
                 let ys = &mut tail[lo..hi];
-                for ((v, x), y) in v.iter_mut().zip(xs.iter_mut()).zip(ys.iter_mut()) {
+                for (((v, x), y), k) in v
+                    .iter_mut()
+                    .zip(xs.iter_mut())
+                    .zip(ys.iter_mut())
+                    .zip(counters.iter_mut())
+                {
                     let s = c1 * *x + c2 * *y;
                     *x *= d1;
                     *y *= d2;
                     let next = c0 + (s + em * *v) + extra;
-                    *v = next;
-                    any |= next > v_th;
+                    let free = k.tick();
+                    *v = if free { next } else { *v };
+                    any |= free & (next > v_th);
                 }
             }
-            _ => return true,
+            _ => unreachable!("the fused loop takes at most two receptors"),
         }
         any
     }
@@ -258,12 +275,14 @@ impl Exact {
     /// The `f32` kernel: the fused loop, with a per-neuron external current added after it
     /// (`x + 0 = x`, so this is the same sum as the `f64` general path's).
     #[inline]
-    pub(crate) fn tile32(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn tile32<C: Counter>(
         &self,
         start: usize,
         range: std::ops::Range<usize>,
         v: &mut [f32],
         rec: &mut [f32],
+        counters: &mut [C],
         i_ext: &PerNeuron,
         v_th: f32,
     ) -> bool {
@@ -272,13 +291,19 @@ impl Exact {
             return true;
         };
         match i_ext {
-            PerNeuron::Uniform(i) => Self::fast_tile(fast, lo, hi, v, rec, *i, v_th),
+            PerNeuron::Uniform(i) => Self::fast_tile(fast, lo, hi, v, rec, counters, *i, v_th),
             PerNeuron::Each(is) => {
-                Self::fast_tile(fast, lo, hi, v, rec, 0.0, v_th);
+                Self::fast_tile(fast, lo, hi, v, rec, counters, 0.0, v_th);
                 let mut any = false;
-                for (v, &i) in v[lo..hi].iter_mut().zip(&is[start + lo..start + hi]) {
-                    *v += (fast.r_i * i) as f32;
-                    any |= *v > v_th;
+                for ((v, &i), k) in v[lo..hi]
+                    .iter_mut()
+                    .zip(&is[start + lo..start + hi])
+                    .zip(counters.iter())
+                {
+                    if k.free() {
+                        *v += (fast.r_i * i) as f32;
+                        any |= *v > v_th;
+                    }
                 }
                 any
             }
@@ -286,22 +311,26 @@ impl Exact {
     }
 
     /// Advances local neurons `range` of a block by one step, receptors included (every
-    /// receptor of a current-based model is a term here). Refractoriness is the caller's.
-    #[inline]
-    /// Returns false only when no neuron can have crossed `v_th` (uniform threshold; pass
+    /// receptor of a current-based model is a term here). `counters` (one per neuron of the
+    /// range; `()` for none) count down the refractory steps: a refractory neuron keeps its
+    /// `v`, its receptors evolve.
+    /// Returns false only when no free neuron can have crossed `v_th` (uniform threshold; pass
     /// `f64::INFINITY` when there is none).
-    pub(crate) fn tile(
+    #[inline]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn tile<C: Counter>(
         &self,
         start: usize,
         range: std::ops::Range<usize>,
         v: &mut [f64],
         rec: &mut [f64],
+        counters: &mut [C],
         i_ext: &PerNeuron,
         v_th: f64,
     ) -> bool {
         let (lo, hi) = (range.start, range.end);
         if let (Some(fast), PerNeuron::Uniform(i)) = (&self.fast, i_ext) {
-            return Self::fast_tile(fast, lo, hi, v, rec, *i, v_th);
+            return Self::fast_tile(fast, lo, hi, v, rec, counters, *i, v_th);
         }
         let (Some(e_m), Some(c0), Some(r_i)) = (&self.e_m, &self.c0, &self.r_i) else {
             return false;
@@ -348,6 +377,9 @@ impl Exact {
             }
         }
         let v = &mut v[lo..hi];
+        let mut before = [0.0f64; TILE];
+        let before = &mut before[..m];
+        before.copy_from_slice(v);
         match (e_m, c0, r_i, i_ext) {
             (
                 PerNeuron::Uniform(em),
@@ -367,6 +399,11 @@ impl Exact {
                     let j = j0 + l;
                     *v = c0.get(j) + (s + e_m.get(j) * *v) + r_i.get(j) * i_ext.get(j);
                 }
+            }
+        }
+        for ((v, &old), k) in v.iter_mut().zip(before.iter()).zip(&mut counters[..m]) {
+            if !k.tick() {
+                *v = old;
             }
         }
         true
@@ -400,24 +437,34 @@ pub struct Lif {
     /// `v` in `f64`, or (empty and) in `v32` when the population runs in `f32`.
     v: Vec<f64>,
     v32: Vec<f32>,
-    /// Step of each neuron's last spike (`NEVER` before the first).
-    last_spike: Vec<i64>,
-    /// Per block: the refractory neurons, whose `v` is held.
-    held: Vec<Vec<Held>>,
+    /// Refractory steps left per neuron.
+    counters: Counters,
     ref_steps: RefSteps,
     exact: Exact,
 }
 
-/// A refractory neuron of a block: local index, spike step, and `v` to hold (an `f32` `v`
-/// widens exactly).
-#[derive(Debug, Clone, Copy)]
-struct Held {
-    local: u32,
-    spike: i64,
-    v: f64,
+/// The refractory counters: one byte per neuron when every refractory period fits in one (the
+/// usual case; they are read in every step's update, so their width is memory traffic).
+#[derive(Debug, Clone)]
+enum Counters {
+    Small(Vec<u8>),
+    Large(Vec<u32>),
 }
 
-const NEVER: i64 = i64::MIN / 2;
+impl Counters {
+    /// The counters for periods of at most `max` steps, keeping the current counts.
+    fn fit(&self, max: u32) -> Counters {
+        let counts: Vec<u32> = match self {
+            Counters::Small(c) => c.iter().map(|&x| x as u32).collect(),
+            Counters::Large(c) => c.clone(),
+        };
+        if max <= u8::MAX as u32 {
+            Counters::Small(counts.iter().map(|&x| x.min(max) as u8).collect())
+        } else {
+            Counters::Large(counts)
+        }
+    }
+}
 
 impl Lif {
     /// `n` neurons with `params`; `v` starts at `e_l`.
@@ -439,8 +486,7 @@ impl Lif {
             v_threshold,
             r_m,
             t_ref,
-            last_spike: vec![NEVER; n],
-            held: vec![Vec::new(); n.div_ceil(BLOCK)],
+            counters: Counters::Small(vec![0; n]),
             ref_steps: RefSteps::Uniform(0),
             exact: Exact::default(),
         })
@@ -448,70 +494,47 @@ impl Lif {
 }
 
 impl Lif {
-    /// State update and threshold at either precision; `tile` advances local neurons
-    /// `lo..hi` of the block starting at `start` and says whether one may have crossed the
-    /// (uniform) threshold it is given.
+    /// State update and threshold at either precision and counter width; `tile` advances
+    /// local neurons `lo..hi` of the block starting at `start` (counting down their
+    /// refractory counters, holding the refractory ones' `v`) and says whether a free one may
+    /// have crossed the (uniform) threshold it is given.
     #[allow(clippy::too_many_arguments)]
-    fn advance<T: Stored, F>(
+    fn advance<T: Stored, C: Counter, F>(
         v_th: &PerNeuron,
         ref_steps: &RefSteps,
-        last_spike: &mut [i64],
-        held: &mut [Vec<Held>],
+        counters: &mut [C],
         n: usize,
         v: &mut [T],
-        step: u64,
         receptors: &mut Receptors,
         spikes: &mut [Vec<u32>],
         tile: &F,
     ) where
-        F: Fn(usize, usize, usize, &mut [T], &mut [T], T) -> bool + Sync,
+        F: Fn(usize, usize, usize, &mut [T], &mut [T], &mut [C], T) -> bool + Sync,
     {
-        let now = step as i64;
-        // Refractory neurons are few: instead of a per-neuron test inside the update (which
-        // would stop it from vectorising), every neuron is advanced and the refractory ones get
-        // their held `v` back afterwards. They cannot spike: a crossing is only accepted when
-        // `now - last_spike >= refractory_steps` (Brian2's rule).
-        let work = |b: BlockView<'_, i64, Vec<Held>, T>| {
+        // A neuron that spiked at step s is free again at step n when n - s >= refractory
+        // steps (Brian2's rule): its counter is set to the refractory steps at the spike and
+        // counted down at the start of every later step's update.
+        let work = |b: BlockView<'_, C, T>| {
             let BlockView {
                 start,
                 vars: [v, ..],
-                aux: last,
-                extra,
+                aux: counters,
                 rec,
                 spikes,
                 ..
             } = b;
-            let Some(held) = extra else { return };
-            match ref_steps {
-                // entries are in spike order: the released ones are a prefix
-                RefSteps::Uniform(r) => {
-                    let r = *r as i64;
-                    let released = held.partition_point(|h| now - h.spike >= r);
-                    held.drain(..released);
-                    for h in held.iter_mut() {
-                        h.v = v[h.local as usize].wide();
-                    }
-                }
-                RefSteps::Each(_) => held.retain_mut(|h| {
-                    let still = now - h.spike < ref_steps.get(start + h.local as usize) as i64;
-                    if still {
-                        h.v = v[h.local as usize].wide();
-                    }
-                    still
-                }),
-            }
             let len = v.len();
+            let uniform_th = T::of(v_th.uniform().unwrap_or(f64::NEG_INFINITY));
             for lo in (0..len).step_by(TILE) {
                 let hi = (lo + TILE).min(len);
-                let uniform_th = T::of(v_th.uniform().unwrap_or(f64::NEG_INFINITY));
-                if !tile(start, lo, hi, v, rec, uniform_th) {
+                if !tile(start, lo, hi, v, rec, &mut counters[lo..hi], uniform_th) {
                     continue;
                 }
                 let mut accept = |l: usize| {
-                    let j = start + l;
-                    if now - last[l] >= ref_steps.get(j) as i64 {
+                    if counters[l].free() {
+                        let j = start + l;
                         spikes.push(j as u32);
-                        last[l] = now;
+                        counters[l] = C::set(ref_steps.get(j));
                     }
                 };
                 match v_th {
@@ -536,28 +559,42 @@ impl Lif {
                     }
                 }
             }
-            for h in held.iter() {
-                v[h.local as usize] = T::of(h.v);
-            }
-            for &j in spikes.iter() {
-                if ref_steps.get(j as usize) >= 2 {
-                    held.push(Held {
-                        local: (j as usize - start) as u32,
-                        spike: now,
-                        v: 0.0,
-                    });
-                }
-            }
         };
         for_each_block(
             n,
             [v, &mut [], &mut [], &mut []],
-            last_spike,
-            held,
+            counters,
             receptors,
             spikes,
             &work,
         );
+    }
+
+    /// [`Lif::advance`] at the population's precision, with counters of type `C`.
+    #[allow(clippy::too_many_arguments)]
+    fn update_with<C: Counter>(
+        exact: &Exact,
+        v_th: &PerNeuron,
+        ref_steps: &RefSteps,
+        counters: &mut [C],
+        n: usize,
+        v: &mut [f64],
+        v32: &mut [f32],
+        receptors: &mut Receptors,
+        i_ext: &PerNeuron,
+        spikes: &mut [Vec<u32>],
+    ) {
+        if v.len() < n {
+            let tile = |start: usize, lo, hi, v: &mut [f32], rec: &mut [f32], k: &mut [C], vt| {
+                exact.tile32(start, lo..hi, v, rec, k, i_ext, vt)
+            };
+            Self::advance(v_th, ref_steps, counters, n, v32, receptors, spikes, &tile);
+        } else {
+            let tile = |start: usize, lo, hi, v: &mut [f64], rec: &mut [f64], k: &mut [C], vt| {
+                exact.tile(start, lo..hi, v, rec, k, i_ext, vt)
+            };
+            Self::advance(v_th, ref_steps, counters, n, v, receptors, spikes, &tile);
+        }
     }
 }
 
@@ -620,56 +657,35 @@ impl NeuronModel for Lif {
     }
     fn prepare(&mut self, dt: f64, receptors: &Receptors) -> Result<()> {
         self.ref_steps = RefSteps::new(&self.t_ref, dt);
+        self.counters = self.counters.fit(self.ref_steps.max());
         self.exact = Exact::new(&self.tau_m, &self.e_l, &self.r_m, dt, receptors);
         Ok(())
     }
     fn update(
         &mut self,
-        step: u64,
+        _step: u64,
         receptors: &mut Receptors,
         i_ext: &PerNeuron,
         spikes: &mut [Vec<u32>],
     ) {
-        let exact = &self.exact;
-        match self.precision() {
-            Precision::F64 => {
-                let tile =
-                    |start: usize, lo: usize, hi: usize, v: &mut [f64], rec: &mut [f64], vt| {
-                        exact.tile(start, lo..hi, v, rec, i_ext, vt)
-                    };
-                let v = &mut self.v;
-                Self::advance(
-                    &self.v_threshold,
-                    &self.ref_steps,
-                    &mut self.last_spike,
-                    &mut self.held,
-                    self.n,
-                    v,
-                    step,
-                    receptors,
-                    spikes,
-                    &tile,
-                );
-            }
-            Precision::F32 => {
-                let tile =
-                    |start: usize, lo: usize, hi: usize, v: &mut [f32], rec: &mut [f32], vt| {
-                        exact.tile32(start, lo..hi, v, rec, i_ext, vt)
-                    };
-                let v = &mut self.v32;
-                Self::advance(
-                    &self.v_threshold,
-                    &self.ref_steps,
-                    &mut self.last_spike,
-                    &mut self.held,
-                    self.n,
-                    v,
-                    step,
-                    receptors,
-                    spikes,
-                    &tile,
-                );
-            }
+        let Lif {
+            n,
+            v_threshold,
+            v,
+            v32,
+            counters,
+            ref_steps,
+            exact,
+            ..
+        } = self;
+        let (n, v_th) = (*n, &*v_threshold);
+        match counters {
+            Counters::Small(c) => Self::update_with(
+                exact, v_th, ref_steps, c, n, v, v32, receptors, i_ext, spikes,
+            ),
+            Counters::Large(c) => Self::update_with(
+                exact, v_th, ref_steps, c, n, v, v32, receptors, i_ext, spikes,
+            ),
         }
     }
     fn reset(&mut self, spikes: &[u32]) {

@@ -8,7 +8,7 @@
 //! Unconditionally stable, exact when the conductances are constant.
 
 use crate::error::{finite, non_negative, positive, Result};
-use crate::neurons::{check_n, for_each_block, tick, BlockView, NeuronModel, RefSteps, TILE};
+use crate::neurons::{check_n, for_each_block, BlockView, Counter, NeuronModel, RefSteps, TILE};
 use crate::params::{Param, PerNeuron};
 use crate::synapses::{decay_block, drive_block, Receptors};
 
@@ -118,7 +118,7 @@ impl NeuronModel for LifCond {
             &self.ref_steps,
             self.dt,
         );
-        let work = |b: BlockView<'_, u32, ()>| {
+        let work = |b: BlockView<'_, u32>| {
             let BlockView {
                 start,
                 vars: [v, ..],
@@ -146,7 +146,7 @@ impl NeuronModel for LifCond {
                 for l in lo..hi {
                     let j = start + l;
                     let k = l - lo;
-                    if tick(&mut counters[l]) {
+                    if counters[l].tick() {
                         let gl = g_l.get(j);
                         let g = gl + gt[k];
                         let v_inf = (gl * e_l.get(j) + ge[k] + is[k] + i_ext.get(j)) / g;
@@ -163,7 +163,6 @@ impl NeuronModel for LifCond {
             self.n,
             [&mut self.v, &mut [], &mut [], &mut []],
             &mut self.counters,
-            &mut [(); 0],
             receptors,
             spikes,
             &work,

@@ -254,6 +254,14 @@ impl RefSteps {
         }
     }
 
+    /// The longest refractory period (steps).
+    pub(crate) fn max(&self) -> u32 {
+        match self {
+            RefSteps::Uniform(s) => *s,
+            RefSteps::Each(s) => s.iter().copied().max().unwrap_or(0),
+        }
+    }
+
     #[inline(always)]
     pub(crate) fn get(&self, j: usize) -> u32 {
         match self {
@@ -263,32 +271,71 @@ impl RefSteps {
     }
 }
 
-/// Counts down a refractory counter for one step: returns `true` when the neuron is free
-/// (`n - s >= refractory_steps`, Brian2's rule; the counter was set to `refractory_steps` at
-/// the spike of step `s`).
-#[inline(always)]
-pub(crate) fn tick(counter: &mut u32) -> bool {
-    let c = counter.saturating_sub(1);
-    *counter = c;
-    c == 0
+/// A per-neuron refractory countdown, as narrow as the refractory periods allow (the counters
+/// are read in every step's update, so their width is memory traffic). `()` counts nothing:
+/// a model without refractoriness passes it and the hold in the fused loops compiles away.
+pub(crate) trait Counter: Copy + Send + Sync + 'static {
+    /// The counter of a neuron that just spiked.
+    fn set(steps: u32) -> Self;
+    /// Counts down one step: returns `true` when the neuron is free (`n - s >=
+    /// refractory_steps`, Brian2's rule; the counter was set to `refractory_steps` at the
+    /// spike of step `s`).
+    fn tick(&mut self) -> bool;
+    /// Whether the neuron is free (after this step's [`Counter::tick`]).
+    fn free(self) -> bool;
 }
+
+impl Counter for () {
+    #[inline(always)]
+    fn set(_: u32) -> Self {}
+    #[inline(always)]
+    fn tick(&mut self) -> bool {
+        true
+    }
+    #[inline(always)]
+    fn free(self) -> bool {
+        true
+    }
+}
+
+macro_rules! counter {
+    ($t:ty) => {
+        impl Counter for $t {
+            /// `steps` must fit (the caller picks the width from the largest).
+            #[inline(always)]
+            fn set(steps: u32) -> Self {
+                steps as $t
+            }
+            #[inline(always)]
+            fn tick(&mut self) -> bool {
+                let c = self.saturating_sub(1);
+                *self = c;
+                c == 0
+            }
+            #[inline(always)]
+            fn free(self) -> bool {
+                self == 0
+            }
+        }
+    };
+}
+counter!(u8);
+counter!(u32);
 
 /// Runs `work` over every block of a population, in parallel (rayon `join`, halving the range
 /// of blocks) when there is more than one. `vars` are the model's per-neuron variables (up to
 /// four, each of length `n`; pass empty slices for the rest), `aux` one more per-neuron array
-/// of any type (refractory counters, last spike steps; may be empty), and `extra` one value
-/// per block (block-local lists; may be empty). Splitting is by block index only, so what each
+/// of any type (refractory counters; may be empty). Splitting is by block index only, so what each
 /// block computes does not depend on the number of threads, and nothing is allocated.
-pub(crate) fn for_each_block<T: Stored, A: Send, E: Send, F>(
+pub(crate) fn for_each_block<T: Stored, A: Send, F>(
     n: usize,
     vars: [&mut [T]; 4],
     aux: &mut [A],
-    extra: &mut [E],
     receptors: &mut Receptors,
     spikes: &mut [Vec<u32>],
     work: &F,
 ) where
-    F: Fn(BlockView<'_, A, E, T>) + Sync,
+    F: Fn(BlockView<'_, A, T>) + Sync,
 {
     let (list, data, pending, block_len) = T::blocks(receptors);
     let n_blocks = n.div_ceil(BLOCK);
@@ -301,7 +348,6 @@ pub(crate) fn for_each_block<T: Stored, A: Send, E: Send, F>(
         n,
         vars,
         aux,
-        extra,
         rec: data,
         pending,
         spikes,
@@ -309,13 +355,12 @@ pub(crate) fn for_each_block<T: Stored, A: Send, E: Send, F>(
     recurse(span, block_len, list, work);
 }
 
-struct Span<'a, A, E, T> {
+struct Span<'a, A, T> {
     first: usize,
     n_blocks: usize,
     n: usize,
     vars: [&'a mut [T]; 4],
     aux: &'a mut [A],
-    extra: &'a mut [E],
     rec: &'a mut [T],
     pending: &'a mut [Vec<(u32, T)>],
     spikes: &'a mut [Vec<u32>],
@@ -330,20 +375,19 @@ fn split<T>(slice: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
     }
 }
 
-fn recurse<T: Stored, A: Send, E: Send, F>(
-    span: Span<'_, A, E, T>,
+fn recurse<T: Stored, A: Send, F>(
+    span: Span<'_, A, T>,
     block_len: usize,
     list: &[crate::synapses::Receptor],
     work: &F,
 ) where
-    F: Fn(BlockView<'_, A, E, T>) + Sync,
+    F: Fn(BlockView<'_, A, T>) + Sync,
 {
     if span.n_blocks == 1 {
         let Span {
             first,
             vars,
             aux,
-            extra,
             rec,
             pending,
             spikes,
@@ -366,7 +410,6 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
                 start: first * BLOCK,
                 vars,
                 aux,
-                extra: extra.first_mut(),
                 receptors: list,
                 rec,
                 spikes: out,
@@ -382,7 +425,6 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
         n,
         vars,
         aux,
-        extra,
         rec,
         pending,
         spikes,
@@ -393,7 +435,6 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
     let (c0, c1) = split(c, at);
     let (d0, d1) = split(d, at);
     let (x0, x1) = split(aux, at);
-    let (e0, e1) = split(extra, half);
     let (r0, r1) = rec.split_at_mut(half * block_len);
     let (p0, p1) = pending.split_at_mut(half);
     let (s0, s1) = spikes.split_at_mut(half);
@@ -403,7 +444,6 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
         n: at,
         vars: [a0, b0, c0, d0],
         aux: x0,
-        extra: e0,
         rec: r0,
         pending: p0,
         spikes: s0,
@@ -414,7 +454,6 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
         n: n - at,
         vars: [a1, b1, c1, d1],
         aux: x1,
-        extra: e1,
         rec: r1,
         pending: p1,
         spikes: s1,
@@ -426,15 +465,13 @@ fn recurse<T: Stored, A: Send, E: Send, F>(
 }
 
 /// One block's share of a population's state, handed to the model's block update.
-pub(crate) struct BlockView<'a, A = u32, E = (), T = f64> {
+pub(crate) struct BlockView<'a, A = u32, T = f64> {
     /// Global index of the block's first neuron.
     pub start: usize,
     /// Model variables (as many as the model passed), block slices.
     pub vars: [&'a mut [T]; 4],
     /// The block's share of the per-neuron auxiliary array (refractory counters).
     pub aux: &'a mut [A],
-    /// The block's own value of `extra`, if any was passed.
-    pub extra: Option<&'a mut E>,
     /// The population's receptors.
     pub receptors: &'a [crate::synapses::Receptor],
     /// The block's receptor state (`BLOCK` per row).

@@ -118,6 +118,9 @@ pub struct Projection {
     order: Option<Vec<usize>>,
     group_ptr: Vec<usize>,
     groups: Vec<Group>,
+    /// The delay of every group, when they all share one: queuing a spike then reads only
+    /// `group_ptr`, not the groups (one cache miss less per spike).
+    delay: Option<u32>,
     ring: Vec<Vec<u32>>,
     scale: f64,
     stdp: Option<Stdp>,
@@ -208,6 +211,10 @@ impl Projection {
             group_ptr.push(groups.len());
         }
         let identity = order.iter().enumerate().all(|(a, &b)| a == b);
+        let delay = match groups.first() {
+            Some(first) if groups.iter().all(|g| g.delay == first.delay) => Some(first.delay),
+            _ => None,
+        };
         Ok(Projection {
             n_pre,
             n_post,
@@ -220,6 +227,7 @@ impl Projection {
             order: (!identity).then_some(order),
             group_ptr,
             groups,
+            delay,
             ring: vec![Vec::new(); max_delay as usize + 1],
             scale: 1.0,
             stdp: None,
@@ -262,6 +270,7 @@ impl Projection {
             order: None,
             group_ptr,
             groups,
+            delay: Some(delay),
             ring: vec![Vec::new(); delay as usize + 1],
             scale: 1.0,
             stdp: None,
@@ -357,6 +366,17 @@ impl Projection {
     /// Queues this step's spikes of the source (`step` is the current step).
     pub(crate) fn push(&mut self, step: u64, spikes: &[u32]) {
         let len = self.ring.len() as u64;
+        if let Some(delay) = self.delay {
+            let due = &mut self.ring[((step + delay as u64) % len) as usize];
+            for (k, &i) in spikes.iter().enumerate() {
+                if let Some(&ahead) = spikes.get(k + AHEAD) {
+                    prefetch(&self.group_ptr[ahead as usize]);
+                }
+                let i = i as usize;
+                due.extend(self.group_ptr[i] as u32..self.group_ptr[i + 1] as u32);
+            }
+            return;
+        }
         for (k, &i) in spikes.iter().enumerate() {
             if let Some(&ahead) = spikes.get(k + AHEAD) {
                 prefetch(&self.group_ptr[ahead as usize]);
