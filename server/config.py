@@ -120,6 +120,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     this size (replay downloads one at a time)."""
     frames_record_flush_s: float = 10.0
     """``SPIKEX_FRAMES_RECORD_FLUSH_S``: a recording chunk is stored at least this often."""
+    frames_send_buffer_bytes: int = 64 * 1024
+    """``SPIKEX_FRAMES_SEND_BUFFER_BYTES``: a frames socket's kernel send buffer (and its write
+    buffer above it): what a viewer that reads slowly can have waiting beyond the newest frame.
+    Small, so such a viewer gets the newest frame and a count of the skipped, not a backlog of
+    seconds-old frames (the system would grow the buffer to megabytes)."""
     frames_max_control_bytes: int = 1024 * 1024
     """``SPIKEX_FRAMES_MAX_CONTROL_BYTES``: the largest control message a viewer may send."""
     frames_max_selected: int = 20_000
@@ -208,6 +213,7 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_FRAMES_RECENT_METRICS": "frames_recent_metrics",
     "SPIKEX_FRAMES_RECORD_CHUNK_BYTES": "frames_record_chunk_bytes",
     "SPIKEX_FRAMES_RECORD_FLUSH_S": "frames_record_flush_s",
+    "SPIKEX_FRAMES_SEND_BUFFER_BYTES": "frames_send_buffer_bytes",
     "SPIKEX_FRAMES_MAX_CONTROL_BYTES": "frames_max_control_bytes",
     "SPIKEX_FRAMES_MAX_SELECTED": "frames_max_selected",
     "SPIKEX_FRAMES_MAX_RASTER_CELLS": "frames_max_raster_cells",
@@ -287,6 +293,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "frames_recent_metrics",
         "frames_record_chunk_bytes",
         "frames_record_flush_s",
+        "frames_send_buffer_bytes",
         "frames_max_control_bytes",
         "frames_max_selected",
         "frames_max_raster_cells",

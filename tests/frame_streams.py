@@ -216,7 +216,7 @@ class RawViewer:
         ``timeout_s``); what follows them stays in the buffer."""
         self.sock.settimeout(timeout_s)
         while b"\r\n\r\n" not in self.buffer:
-            self._fill()
+            self.fill()
         head, _, rest = bytes(self.buffer).partition(b"\r\n\r\n")
         if not head.startswith(b"HTTP/1.1 101"):
             raise ConnectionError(head.decode(errors="replace"))
@@ -225,16 +225,17 @@ class RawViewer:
         self.buffer = bytearray(rest)
         first = self.messages()
         while not first:
-            self._fill()
+            self.fill()
             first = self.messages()
         if first[0][0] & 0x0F != 0x1:
             raise ConnectionError(f"expected the hello notice, got {first[0]!r}")
         self.sock.settimeout(None)
 
-    def _fill(self) -> None:
+    def fill(self) -> None:
+        """Reads what the socket has into the buffer (blocking)."""
         chunk = self.sock.recv(1 << 16)
         if not chunk:
-            raise ConnectionError("closed during the handshake")
+            raise ConnectionError("the server closed the connection")
         self.buffer += chunk
 
     def messages(self) -> list[tuple[int, bytes]]:

@@ -15,8 +15,10 @@ from server.connections import Connections
 from server.domain.runs import messages
 from simcore import frames
 from tests.frame_streams import (
+    RawViewer,
     Watcher,
     new_model,
+    open_raw,
     publish,
     publish_event,
     spike_frame,
@@ -85,6 +87,37 @@ async def test_a_slow_viewer_gets_the_newest_frame_and_what_it_skipped(
     assert [f.header.index for f in fast.frames] == list(range(count))
     await slow.close()
     await fast.close()
+
+
+async def test_a_viewer_that_stops_reading_catches_up_without_a_backlog_of_old_frames(
+    server: ServerProcess, connections: Connections
+) -> None:
+    """Small frames, at a pace a lagging reader's socket would otherwise buffer by the
+    hundred (megabytes: seconds of a live run): when it reads again, it reaches the newest
+    frame after a few dozen, and the skipped counts account for all the others."""
+    run = await stored_run(new_model(server))
+    viewer = RawViewer(open_raw(server.port, run, deflate=False, rcvbuf=16 * 1024))
+    await asyncio.to_thread(viewer.handshake)
+    count = 1000
+    try:
+        for index in range(count):
+            await publish(connections.valkey, run, spike_frame(run, index))
+            if index % 50 == 0:
+                await asyncio.sleep(0.05)  # the server sends meanwhile, into the buffers
+
+        def read_to_the_newest() -> list[frames.Decoded]:
+            viewer.sock.settimeout(20)
+            got: list[frames.Decoded] = []
+            while not got or got[-1].header.index != count - 1:
+                viewer.fill()
+                got += [frames.decode(m) for first, m in viewer.messages() if first == 0x82]
+            return got
+
+        got = await asyncio.to_thread(read_to_the_newest)
+    finally:
+        viewer.sock.close()
+    assert len(got) < count // 10
+    assert sum(frame.header.skipped for frame in got) == count - len(got)
 
 
 async def test_a_late_joiner_first_gets_the_latest_frame_and_recent_metrics(

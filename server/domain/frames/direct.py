@@ -16,6 +16,7 @@ other server ``Direct`` is absent and frames go through the ordinary ASGI send; 
 
 from __future__ import annotations
 
+import socket
 import struct
 from typing import Any
 
@@ -59,6 +60,16 @@ class Direct:
             and protocol.conn.state is self._open
             and not protocol.transport.is_closing()
         )
+
+    def limit_buffers(self, size: int) -> None:
+        """Bound what waits to be sent to ``size`` bytes in the kernel (which would otherwise
+        grow its buffer to megabytes for a reader that lags) and as much again above it:
+        past that, the viewer's mailbox holds only the newest frame."""
+        transport = self._protocol.transport
+        connection = transport.get_extra_info("socket")
+        if connection is not None:
+            connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        transport.set_write_buffer_limits(high=size)
 
     def write(self, message: bytes) -> bool:
         """Writes ``message`` now if the connection is open and not pushing back (its

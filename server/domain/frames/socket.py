@@ -65,7 +65,10 @@ async def frames_socket(socket: WebSocket, run_id: str, token: str | None = None
         else:
             await socket.send_bytes(message)
 
-    viewer = Viewer(send, direct_of(socket.scope))
+    direct = direct_of(socket.scope)
+    if direct is not None:
+        direct.limit_buffers(settings.frames_send_buffer_bytes)
+    viewer = Viewer(send, direct)
     tasks: list[asyncio.Task[None]] = []
     replay: Replay | None = None
     live: UUID | None = None
