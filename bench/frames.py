@@ -204,7 +204,7 @@ def main() -> None:
         "--threads",
         type=int,
         default=None,
-        help="engine threads of the producer (default: one per core, as a run's worker has)",
+        help="engine threads of the producer (default: simcore.build's choice, as in a run)",
     )
     args = parser.parse_args()
     counts = [int(v) for v in args.viewers.split(",")]

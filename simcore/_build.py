@@ -24,6 +24,7 @@ Mapping rules a spec cannot show by its types:
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,8 +77,10 @@ def build(
 ) -> Simulation:
     """The network ``spec`` describes, built in the engine and ready to ``run``.
 
-    ``threads``: how many threads the engine uses (None: one per core); the results do not
-    depend on it. ``catalog``: the component versions that may be used (None: this
+    ``threads``: how many threads the engine uses (None: one per core, but no more than its
+    largest population has blocks of ``BLOCK`` neurons to update in parallel: a thread more
+    would only wait at every step, on a core the server and other runs need); the results do
+    not depend on it. ``catalog``: the component versions that may be used (None: this
     repository's library). Raises ``BuildError`` with every problem found."""
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
@@ -86,6 +89,9 @@ def build(
         errors.append(SpecError("kind", "simcore simulates spiking networks (kind 'snn')"))
     if errors:
         raise BuildError(errors)
+    if threads is None:
+        largest = max((population.size for population in spec.populations), default=1)
+        threads = max(1, min(os.cpu_count() or 1, -(-largest // _native.BLOCK)))
     return _Builder(spec, threads, catalog or DEFAULT_CATALOG).build()
 
 

@@ -20,6 +20,8 @@ __all__ = [
 ]
 
 ENGINE_VERSION: str
+BLOCK: int
+"""Neurons a population updates as one unit of parallel work."""
 
 _Floats: TypeAlias = float | npt.NDArray[np.float64]
 

@@ -14,6 +14,7 @@ mod utils;
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("ENGINE_VERSION", simcore::VERSION)?;
+    m.add("BLOCK", simcore::synapses::BLOCK)?;
     m.add_class::<network::Network>()?;
     m.add_class::<network::Chunk>()?;
     m.add_class::<connectivity::Connectivity>()?;
