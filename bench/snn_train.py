@@ -6,7 +6,8 @@ Norse) run in their own environment (``$SPIKEX_CACHE_DIR/snn-peers-env``, made h
 with this environment's torch version) in a subprocess. Also: seconds to 95% test accuracy of
 an MLP on scikit-learn's digits.
 
-    python bench/snn_train.py [--reps 20] [--n 512 4096]
+    python bench/snn_train.py [--reps 20] [--n 512 4096] [--variants layer lif_only]
+                              [--peers snntorch spikingjelly norse]
 
 The last line is one JSON object (see the ``results`` schema in the issue).
 """
@@ -28,6 +29,7 @@ from simcore.train import LIF, LIFParams, sequence_fn
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("snntorch", "spikingjelly", "norse")
+VARIANTS = ("layer", "lif_only")
 
 
 def time_ours(n: int, variant: str, steps: int, batch: int, reps: int, device: str) -> dict:
@@ -46,7 +48,7 @@ def grad_agreement(device: str) -> float:
     return float((g_ours - g_ref).abs().max() / g_ref.abs().max().clamp_min(1e-12))
 
 
-def run_peers(n: int, variant: str, steps: int, batch: int, reps: int) -> dict:
+def run_peers(n: int, variant: str, steps: int, batch: int, reps: int, peers: list[str]) -> dict:
     try:
         python = peer_python(
             "snn-peers-env",
@@ -59,7 +61,8 @@ def run_peers(n: int, variant: str, steps: int, batch: int, reps: int) -> dict:
         return {p: {"error": f"peer environment: {exc}"} for p in PEERS}
     cmd = [str(python), str(ROOT / "bench/peers/snn_lif_peers.py"), "--n", str(n)]
     cmd += ["--variant", variant, "--steps", str(steps), "--batch", str(batch)]
-    proc = subprocess.run([*cmd, "--reps", str(reps)], capture_output=True, text=True, check=False)
+    cmd += ["--reps", str(reps), "--peers", *peers]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         reason = proc.stderr.strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
@@ -98,7 +101,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="*", default=None)
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--no-peers", action="store_true")
+    parser.add_argument(
+        "--peers",
+        nargs="*",
+        choices=PEERS,
+        default=list(PEERS),
+        help="the peers to run (--peers alone: none)",
+    )
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     sizes = args.n or ([512, 4096, 16384] if device == "cuda" else [512, 4096])
@@ -107,15 +117,17 @@ def main() -> None:
     print(f"gradient vs plain BPTT, max rel diff: {grad_agreement(device):.2e}", flush=True)
     results = []
     for n in sizes:
-        for variant in ("layer", "lif_only"):
+        for variant in args.variants:
             ours = time_ours(n, variant, args.steps, args.batch, args.reps, device)
             peers = (
-                {} if args.no_peers else run_peers(n, variant, args.steps, args.batch, args.reps)
+                run_peers(n, variant, args.steps, args.batch, args.reps, args.peers)
+                if args.peers
+                else {}
             )
             row: dict[str, object] = {"n": n, "variant": variant, "ours_s": ours["s"]}
             row["ours_peak_mb"] = ours["peak_mb"]
             for name in PEERS:
-                got = peers.get(name, {"error": "not run (--no-peers)"})
+                got = peers.get(name, {"error": "not run (not in --peers)"})
                 if "error" in got:
                     print(f"  {name}: null ({got['error']})", flush=True)
                 row[f"{name}_s"] = got.get("s")

@@ -134,10 +134,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=500)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     result: dict[str, dict] = {}
-    for name, make in PEERS.items():
+    for name in args.peers:
+        make = PEERS[name]
         try:
             result[name] = measure(
                 make, args.n, args.variant, args.steps, args.batch, args.reps, device
