@@ -24,10 +24,8 @@ test *args: setup
     cargo test --package simcore --quiet
     cd web && npm test --silent
     {{ uv }} run --frozen --no-sync pytest {{ args }}
-    # The Ray tests in a process of their own (exit 5: the arguments selected none of them).
-    {{ uv }} run --frozen --no-sync pytest -m ray {{ args }} || [ $? -eq 5 ]
 
-# The Ray executor's tests alone (`just test` runs them too), against a local Ray head.
+# The Ray executor's tests, apart from `just test` (see README), against a local Ray head.
 test-ray *args: setup
     {{ uv }} run --frozen --no-sync pytest -m ray {{ args }}
 
