@@ -43,6 +43,12 @@ def valkey(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedService
     yield from _running(EmbeddedValkey(tmp_path_factory.mktemp("valkey")))
 
 
+@pytest.fixture
+def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
+    """A Valkey of the test's own (to restart, or to give one server a Valkey apart)."""
+    yield from _running(EmbeddedValkey(tmp_path / "valkey"))
+
+
 @pytest.fixture(scope="session")
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedS3]:
     yield from _running(EmbeddedS3(tmp_path_factory.mktemp("s3")))

@@ -57,16 +57,6 @@ def test_a_hung_worker_fails_its_run_once_its_heartbeat_runs_out(server: ServerP
 
 
 @pytest.fixture
-def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
-    service = EmbeddedValkey(tmp_path / "valkey")
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
-@pytest.fixture
 def server_on_own_valkey(
     tmp_path: Path, services_environment: dict[str, str], own_valkey: EmbeddedValkey
 ) -> Iterator[ServerProcess]:

@@ -33,16 +33,6 @@ def servers(tmp_path: Path) -> Iterator[list[ServerProcess]]:
             process.stop(signal.SIGKILL)
 
 
-@pytest.fixture
-def own_valkey(tmp_path: Path) -> Iterator[EmbeddedValkey]:
-    service = EmbeddedValkey(tmp_path / "valkey")
-    service.start()
-    try:
-        yield service
-    finally:
-        service.stop()
-
-
 def _start(servers: list[ServerProcess], data_dir: Path, environ: dict[str, str]) -> ServerProcess:
     process = ServerProcess(data_dir, environ)
     servers.append(process)
