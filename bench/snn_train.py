@@ -48,9 +48,13 @@ def grad_agreement(device: str) -> float:
     return float((g_ours - g_ref).abs().max() / g_ref.abs().max().clamp_min(1e-12))
 
 
-def run_peers(n: int, variant: str, steps: int, batch: int, reps: int, peers: list[str]) -> dict:
+def run_peers(
+    n: int, variant: str, steps: int, batch: int, reps: int, peers: list[str], python: str | None
+) -> dict:
+    """The peers' timings from their own process: ``python`` if given (an interpreter where
+    they are installed already), else the cached environment, made here if missing."""
     try:
-        python = peer_python(
+        python = python or peer_python(
             "snn-peers-env",
             "the SNN peers",
             "import snntorch, spikingjelly",
@@ -109,6 +113,10 @@ def main() -> None:
         help="the peers to run (--peers alone: none)",
     )
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument(
+        "--peer-python",
+        help="an interpreter that has the peers installed (e.g. on a machine with no network)",
+    )
     args = parser.parse_args()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     sizes = args.n or ([512, 4096, 16384] if device == "cuda" else [512, 4096])
@@ -120,7 +128,9 @@ def main() -> None:
         for variant in args.variants:
             ours = time_ours(n, variant, args.steps, args.batch, args.reps, device)
             peers = (
-                run_peers(n, variant, args.steps, args.batch, args.reps, args.peers)
+                run_peers(
+                    n, variant, args.steps, args.batch, args.reps, args.peers, args.peer_python
+                )
                 if args.peers
                 else {}
             )

@@ -184,7 +184,9 @@ def _run(directory: Path, kill_at: tuple[int, int] | None, out: Path) -> None:
 def _child(directory: Path, kill_at: tuple[int, int] | None) -> tuple[int | None, dict]:
     out = directory.with_suffix(".json")
     out.unlink(missing_ok=True)
-    process = multiprocessing.get_context("fork").Process(
+    # A forked child cannot use CUDA again once this process has (a GPU test ran before).
+    start = "spawn" if torch.cuda.is_initialized() else "fork"
+    process = multiprocessing.get_context(start).Process(
         target=_run, args=(directory, kill_at, out)
     )
     process.start()

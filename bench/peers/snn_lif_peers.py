@@ -23,7 +23,8 @@ from torch import nn
 def _snntorch(n: int) -> Callable[[torch.Tensor], torch.Tensor]:
     import snntorch
 
-    lif = snntorch.Leaky(beta=0.9)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    lif = snntorch.Leaky(beta=0.9).to(device)  # its beta is a tensor, made on the CPU
 
     def run(x: torch.Tensor) -> torch.Tensor:
         mem = lif.init_leaky()
