@@ -3,13 +3,14 @@ streamed through ``/ws/runs/{run_id}/frames`` of a real server to V viewers over
 at V = 0 (the peer run: no viewers), 1, 50 and 200, and 200 of which 10 never read.
 
 The producer runs here as a run's worker does: it simulates each frame's 1/60 s of biological
-time (paced to real time, so 60 frames per second), encodes it (``simcore.frames``) and XADDs
-it to the run's Valkey stream. The viewers run in a child process: plain sockets under one
-epoll loop with a minimal websocket reader (``tests.frame_streams.RawViewer``) that offer
-permessage-deflate as browsers do; the 10 stuck ones send the upgrade and never read. Reported
+time (paced to real time, so 60 frames per second), encodes it (``simcore.frames``) and hands
+it to the worker's ``Outbox``, which XADDs it to the run's Valkey stream. The viewers run in
+a child process: plain sockets under one epoll loop with a minimal websocket reader
+(``tests.frame_streams.RawViewer``) that offer permessage-deflate as browsers do; the 10 stuck
+ones send the upgrade and never read. Reported
 per V: frames delivered per reading viewer, p50/p99 latency from ``produced_at`` (stamped by
 the producer) to receipt, bytes per frame, and the slowdown: the producer's busy time per frame
-(simulate + encode + publish, the pacing sleep excluded) over the same in a run with no viewers
+(simulate + encode + hand over, the pacing sleep excluded) over the same in a run with no viewers
 just before, minus 1. Also: the same slowdown on the producer's CPU time (its own work, without
 the waits for a core), the CPU the server spent per frame (and with no viewers, and per message
 delivered), the CPU the viewers spent per frame, and the load average.
@@ -124,10 +125,18 @@ def produce(
 ) -> tuple[list[float], float]:
     """Simulates CUBA-4000 at 60 frames per wall second: the busy (wall) seconds of each frame,
     and the CPU seconds of all of them."""
-    import valkey
+    return asyncio.run(_produce(valkey_url, run, seconds, threads))
+
+
+async def _produce(
+    valkey_url: str, run: str, seconds: float, threads: int | None
+) -> tuple[list[float], float]:
+    from valkey.asyncio import Valkey
 
     import simcore
+    from server.config import load_settings
     from server.domain.runs import keys
+    from server.domain.runs.outbox import Outbox
     from simcore import frames
     from simcore.spec import Value
     from tests.simcore_models import cuba
@@ -135,7 +144,8 @@ def produce(
     spec = cuba(4000)
     simulation = simcore.build(spec, threads=threads)
     sizes = frames.monitor_sizes(spec)
-    client = valkey.Valkey.from_url(valkey_url)
+    client = Valkey.from_url(valkey_url)
+    outbox = Outbox(client, load_settings().run_outbox_limit)
     busy: list[float] = []
     period = 1.0 / FPS
     run_for = Value(unit="s", value=seconds)
@@ -144,17 +154,18 @@ def produce(
     chunks = simulation.run(run_for, frame_every=Value(unit="s", value=period))
     while True:
         begun, begun_cpu = time.perf_counter(), time.process_time()
-        frame = next(chunks, None)
+        frame = await asyncio.to_thread(next, chunks, None)
         if frame is None:
             break
         data = frames.from_simulation(run, frame, sizes=sizes)
-        client.xadd(keys.frames_key(run), {keys.FRAME_FIELD: data}, maxlen=1000, approximate=True)
+        await outbox.send(keys.frames_key(run), keys.FRAME_FIELD, data, 1000)
         busy.append(time.perf_counter() - begun)
         cpu += time.process_time() - begun_cpu
         ahead = started + (frame.index + 1) * period - time.perf_counter()
         if ahead > 0:
-            time.sleep(ahead)
-    client.close()
+            await asyncio.sleep(ahead)
+    await outbox.close()
+    await client.aclose()
     return busy, cpu
 
 

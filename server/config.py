@@ -94,6 +94,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_events_maxlen: int = 1000
     """``SPIKEX_RUN_EVENTS_MAXLEN``: events (state, progress, metrics, logs) a run's Valkey
     stream keeps."""
+    run_outbox_limit: int = 64
+    """``SPIKEX_RUN_OUTBOX_LIMIT``: frames and events a worker keeps waiting for Valkey before
+    its run waits too (it never waits for a round trip below this)."""
     run_heartbeat_s: float = 1.0
     """``SPIKEX_RUN_HEARTBEAT_S``: how often a worker says it is alive."""
     run_heartbeat_ttl_s: float = 5.0
@@ -203,6 +206,7 @@ ENVIRONMENT: dict[str, str] = {
     "SPIKEX_RUN_WORKERS": "run_workers",
     "SPIKEX_RUN_FRAMES_MAXLEN": "run_frames_maxlen",
     "SPIKEX_RUN_EVENTS_MAXLEN": "run_events_maxlen",
+    "SPIKEX_RUN_OUTBOX_LIMIT": "run_outbox_limit",
     "SPIKEX_RUN_HEARTBEAT_S": "run_heartbeat_s",
     "SPIKEX_RUN_HEARTBEAT_TTL_S": "run_heartbeat_ttl_s",
     "SPIKEX_RUN_STREAMS_TTL_S": "run_streams_ttl_s",
@@ -279,6 +283,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         "run_workers",
         "run_frames_maxlen",
         "run_events_maxlen",
+        "run_outbox_limit",
         "run_heartbeat_s",
         "run_heartbeat_ttl_s",
         "run_streams_ttl_s",

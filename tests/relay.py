@@ -1,11 +1,14 @@
-"""A TCP relay on loopback that a test can cut and restore: what a network failure between
-one client and a real service looks like, while every other client keeps its connection."""
+"""A TCP relay on loopback that a test can cut and restore, or hold and release: what a network
+failure between one client and a real service looks like (or a service too busy to answer),
+while every other client keeps its connection."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+
+from valkey import asyncio as valkey_asyncio
 
 
 class Relay:
@@ -14,6 +17,8 @@ class Relay:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     async def open(self) -> None:
         """Listen (again, on the same port once it has one) and relay each connection."""
@@ -29,11 +34,18 @@ class Relay:
             pipe.cancel()
         await asyncio.gather(*self._pipes, return_exceptions=True)
 
+    def hold(self) -> None:
+        """Keep the connections open but pass no byte either way until ``release``."""
+        self._flowing.clear()
+
+    def release(self) -> None:
+        self._flowing.set()
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         target_reader, target_writer = await asyncio.open_connection(*self.target)
         pipes = [
-            asyncio.create_task(_copy(reader, target_writer)),
-            asyncio.create_task(_copy(target_reader, writer)),
+            asyncio.create_task(_copy(reader, target_writer, self._flowing)),
+            asyncio.create_task(_copy(target_reader, writer, self._flowing)),
         ]
         self._pipes.update(pipes)
         try:
@@ -46,9 +58,12 @@ class Relay:
                 end.close()
 
 
-async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _copy(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, flowing: asyncio.Event
+) -> None:
     with contextlib.suppress(ConnectionError):
         while data := await reader.read(65536):
+            await flowing.wait()
             writer.write(data)
             await writer.drain()
 
@@ -61,3 +76,18 @@ async def relay_to(host: str, port: int) -> AsyncIterator[Relay]:
         yield relay
     finally:
         await relay.cut()
+
+
+@contextlib.asynccontextmanager
+async def valkey_through_relay(
+    valkey: valkey_asyncio.Valkey,
+) -> AsyncIterator[tuple[Relay, valkey_asyncio.Valkey]]:
+    """A client of ``valkey``'s server of its own, whose connections go through a relay the
+    test can cut or hold."""
+    kwargs = valkey.connection_pool.connection_kwargs
+    async with relay_to(kwargs["host"], kwargs["port"]) as relay:
+        client = valkey_asyncio.Valkey(host="127.0.0.1", port=relay.port, socket_timeout=2)
+        try:
+            yield relay, client
+        finally:
+            await client.aclose()

@@ -9,7 +9,6 @@ import contextlib
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import Any
 
 import msgspec
 import pytest
@@ -33,7 +32,7 @@ from tests.doc_clients import (
     piped_editor,
     socket_url,
 )
-from tests.relay import Relay, relay_to
+from tests.relay import valkey_through_relay
 from tests.servers import ServerProcess
 from tests.test_collab_room import LIMITS, edit, joining, loaded, new_model, notes
 from tests.test_documents_ws import _awareness, _awareness_entry
@@ -229,18 +228,6 @@ async def test_a_holder_whose_subscription_broke_catches_up_from_the_log(
         await eventually(lambda: notes(reader) == "before during")
 
 
-@contextlib.asynccontextmanager
-async def valkey_through_relay(connections: Connections) -> AsyncIterator[tuple[Relay, Any]]:
-    """A Valkey client of its own whose connections go through a relay the test can cut."""
-    kwargs = connections.valkey.connection_pool.connection_kwargs
-    async with relay_to(kwargs["host"], kwargs["port"]) as relay:
-        client = valkey_asyncio.Valkey(host="127.0.0.1", port=relay.port, socket_timeout=2)
-        try:
-            yield relay, client
-        finally:
-            await client.aclose()
-
-
 @pytest.mark.parametrize("queue_bytes", [1024 * 1024, 1], ids=["kept", "overflowed"])
 async def test_the_last_change_before_a_publish_failure_still_reaches_the_other_holder(
     connections: Connections, queue_bytes: int
@@ -251,7 +238,7 @@ async def test_the_last_change_before_a_publish_failure_still_reaches_the_other_
     the gap."""
     room = await new_model()
     async with (
-        valkey_through_relay(connections) as (relay, client),
+        valkey_through_relay(connections.valkey) as (relay, client),
         holder(connections, valkey=client, queue_bytes=queue_bytes) as left,
         holder(connections) as right,
         piped_editor(joining(left, room)) as (writer, _),

@@ -49,6 +49,7 @@ from server.domain.runs.messages import (
     Steer,
     Stop,
 )
+from server.domain.runs.outbox import Outbox
 from server.domain.runs.schemas import RunOptions
 from server.objects import ObjectStore
 from simcore.builtin_datasets import BUILTIN_DATASETS
@@ -92,6 +93,7 @@ class Worker:
         self.settings = settings
         self.connections = connections
         self.valkey = connections.valkey
+        self.outbox = Outbox(self.valkey, settings.run_outbox_limit)
         self.state: messages.RunState = "running"
         self.error: str | None = None
         self.stopping = False
@@ -186,7 +188,7 @@ class Worker:
         async with recorder:
             async for frame in _in_thread(frames):
                 data = frame_format.from_simulation(str(self.run_id), frame, sizes=sizes)
-                await self._xadd(
+                await self.outbox.send(
                     keys.frames_key(self.run_id),
                     keys.FRAME_FIELD,
                     data,
@@ -300,7 +302,7 @@ class Worker:
         )
         data = frame_format.encode(header, {f"metrics/{k}": [v] for k, v in metrics.items()})
         for work in (
-            self._xadd(
+            self.outbox.send(
                 keys.frames_key(self.run_id),
                 keys.FRAME_FIELD,
                 data,
@@ -463,7 +465,9 @@ class Worker:
         return True
 
     async def _finish(self) -> None:
-        """The final state, with everything recorded before it, in PostgreSQL."""
+        """The final state, with everything recorded before it, in PostgreSQL (and every frame
+        and event before it in Valkey)."""
+        await self.outbox.drain()
         for _ in range(_FINISH_ATTEMPTS):
             if await self._flush():
                 break
@@ -474,6 +478,7 @@ class Worker:
             ).where((Run.id == self.run_id) & Run.state.is_in(list(messages.LIVE_STATES)))
         )
         await self._publish(StateChanged(self.state, self.error, time.time()))
+        await self.outbox.close()
         ttl_ms = int(self.settings.run_streams_ttl_s * 1000)
         with contextlib.suppress(ValkeyError, OSError):
             async with self.valkey.pipeline(transaction=False) as pipe:
@@ -483,7 +488,7 @@ class Worker:
                 await pipe.execute()
 
     async def _publish(self, event: messages.RunEvent) -> None:
-        await self._xadd(
+        await self.outbox.send(
             keys.events_key(self.run_id),
             keys.EVENT_FIELD,
             messages.encode(event),
@@ -495,11 +500,6 @@ class Worker:
             task = asyncio.get_running_loop().create_task(self._publish(event))
             _background.add(task)
             task.add_done_callback(_background.discard)
-
-    async def _xadd(self, key: str, field: bytes, data: bytes, maxlen: int) -> None:
-        # Live viewers miss what is published while Valkey is away; the run does not wait.
-        with contextlib.suppress(ValkeyError, OSError):
-            await self.valkey.xadd(key, {field: data}, maxlen=maxlen, approximate=True)
 
 
 _background: set[asyncio.Task[None]] = set()
