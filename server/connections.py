@@ -81,7 +81,11 @@ class Connections:
             settings.database_url,
             timeout,
             lambda: database.start_connection_pool(
-                min_size=1, max_size=10, timeout=timeout, command_timeout=60
+                min_size=1,
+                max_size=10,
+                timeout=timeout,
+                command_timeout=60,
+                reset=_keep_session,
             ),
         )
         client = valkey_asyncio.from_url(
@@ -183,6 +187,14 @@ async def _connect(
         raise StartupError(
             f"{setting} ({redact(url)}): cannot connect: {_describe(error)}"
         ) from None
+
+
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """A pooled connection goes back to the pool as it is: asyncpg's default reset is one
+    more round trip to PostgreSQL (UNLISTEN, RESET ALL, unlock all advisory locks) after every
+    query, on the path of every edit, and nothing here leaves such session state on a pooled
+    connection (the migration lock has a connection of its own). An open transaction is
+    still rolled back (asyncpg does that before calling this)."""
 
 
 async def migrate(database_url: str) -> None:

@@ -135,6 +135,27 @@ async def test_the_store_keeps_a_snapshot_and_the_log_after_it(blobs: Blobs) -> 
     assert sorted(notes(loaded(final.state))) == ["a", "b", "c"]
 
 
+async def test_appends_that_skip_the_flush_wait_are_committed_and_change_no_session(
+    connections: Connections,
+) -> None:
+    room = await new_model()
+    store = DocumentStore(PostgresUpdateLog(model_of, wait_for_flush=False), connections.objects)
+    doc = loaded((await store.load(room)).state)
+    await store.append(room, [edit(doc, "a")])
+    await store.append(room, [edit(doc, "b")])
+    assert await rows(room) == 3  # seen from other connections: committed
+    assert notes(loaded((await store.load(room)).state)) == "ab"
+    # The setting was the appends' transactions' own: every pooled connection is as it was.
+    pool = DocumentUpdate._meta.db.pool
+    held = [await pool.acquire() for _ in range(pool.get_size())]
+    try:
+        settings = [await c.fetchval("SHOW synchronous_commit") for c in held]
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    assert settings and set(settings) == {"on"}
+
+
 async def test_a_fold_against_a_snapshot_that_moved_changes_nothing(store: DocumentStore) -> None:
     room = await new_model()
     [entry] = await store.updates.entries(room)

@@ -42,5 +42,7 @@ def open_rooms(settings: Settings, connections: Connections) -> Rooms:
         queue_bytes=settings.doc_fanout_queue_bytes,
         subscribe_timeout_s=settings.connect_timeout_s,
     )
-    store = DocumentStore(PostgresUpdateLog(model_of), connections.objects)
+    store = DocumentStore(
+        PostgresUpdateLog(model_of, settings.doc_commit_flush), connections.objects
+    )
     return Rooms(store, limits, fanout)

@@ -25,14 +25,23 @@ _APPEND = (
     f"INSERT INTO {DocumentUpdate._meta.tablename} ({DocumentUpdate.model._meta.name}, "
     f"{DocumentUpdate.data._meta.name}) SELECT $1, unnest($2::bytea[]) RETURNING id"
 )
+_APPEND_NO_FLUSH_WAIT = _APPEND.replace(
+    " RETURNING",
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS this_commit RETURNING",
+)
+"""The same, committed without waiting for the WAL to reach the disk (for this statement's
+transaction alone)."""
 
 
 class PostgresUpdateLog:
     """``collab.store.UpdateLog`` on the ``document_updates`` and ``document_snapshots``
-    tables; ``model_of`` names the model a room belongs to."""
+    tables; ``model_of`` names the model a room belongs to. ``wait_for_flush``: whether an
+    append returns only once PostgreSQL has flushed it to disk (``SPIKEX_DOC_COMMIT_FLUSH``);
+    either way it returns once the updates are committed to the log."""
 
-    def __init__(self, model_of: Callable[[str], UUID]):
+    def __init__(self, model_of: Callable[[str], UUID], wait_for_flush: bool = True):
         self.model_of = model_of
+        self._append = _APPEND if wait_for_flush else _APPEND_NO_FLUSH_WAIT
 
     async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
         model = self.model_of(room)
@@ -41,7 +50,7 @@ class PostgresUpdateLog:
         # Plain SQL on the pool rather than the query builder: this is on the path of every
         # edit to every client, and asyncpg keeps the statement prepared per connection.
         async with DocumentUpdate._meta.db.pool.acquire() as connection:
-            rows = await connection.fetch(_APPEND, model, list(updates))
+            rows = await connection.fetch(self._append, model, list(updates))
         return sorted(row["id"] for row in rows)
 
     async def entries(self, room: str) -> list[LogEntry]:
