@@ -18,6 +18,11 @@ class Channel(Protocol):
         """Send one binary message; raises ``ChannelClosed`` once the peer has gone."""
         ...
 
+    def try_send(self, message: bytes) -> bool:
+        """Send one binary message now, without waiting, if the connection can take it at
+        once; False, and nothing sent, if not (or if this transport cannot): then ``send``."""
+        ...
+
     async def recv(self) -> bytes | str:
         """The next message (``str`` for a text frame); raises ``ChannelClosed`` at the end."""
         ...

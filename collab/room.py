@@ -96,10 +96,15 @@ class Peer:
         self._queued_bytes = 0
         self._queue_limit = queue_bytes
         self._wake = asyncio.Event()
+        self._sending = False
 
     def send(self, message: bytes) -> None:
-        """Queue ``message``; a peer too far behind is dropped instead."""
+        """Send ``message`` now if nothing waits before it and the connection takes it at
+        once (no task switch: a broadcast to hundreds of peers is hundreds of these), else
+        queue it; a peer too far behind is dropped instead."""
         if self.gone.is_set():
+            return
+        if not self._queue and not self._sending and self.channel.try_send(message):
             return
         # What already waits is measured, not what would: so one message larger than the
         # whole queue (the sync of a big document) still goes out, and memory stays bounded
@@ -123,7 +128,9 @@ class Peer:
             while self._queue:
                 message = self._queue.popleft()
                 self._queued_bytes -= len(message)
+                self._sending = True  # until it is out, nothing may be sent past it
                 await self.channel.send(message)
+                self._sending = False
             self._wake.clear()
 
 

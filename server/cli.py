@@ -350,7 +350,7 @@ def uvicorn_config(app: Any, settings: Settings, **overrides: Any) -> uvicorn.Co
         "proxy_headers": True,
         # websockets' Sans-I/O protocol: a send is one synchronous write (the older one awaits
         # through several layers), and fan-out to every viewer is made of sends; the frames
-        # socket writes to it directly (server.domain.frames.direct).
+        # and documents sockets write to it directly (server.websocket_direct).
         "ws": "websockets-sansio",
         # No permessage-deflate: every copy of a broadcast (a Yjs update, a frame of packed
         # arrays) would be compressed again by each peer's own compressor, a cost that grows

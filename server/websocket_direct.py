@@ -1,18 +1,18 @@
-"""The frames socket's fast path: a frame's websocket message built once and written to every
-viewer's connection as it is, without a trip through the ASGI send of each viewer.
+"""The websocket fast path of the frames and documents sockets: a message's websocket frame
+written straight to the connection's transport, without a trip through the ASGI send.
 
-Through ASGI, every viewer's copy of a frame is framed again and passes through several layers
-of calls and a task switch: measured at about twice the server's time per viewer of this path,
-which at a few hundred viewers and 60 frames a second is a large part of a core. A frame is
-the same bytes for every viewer (sent uncompressed: the server does not take
-permessage-deflate, and RFC 7692 would allow it even where a connection did), so it is framed
-once and handed to each connection's transport.
+Through ASGI, every receiver's copy of a message is framed again and passes through several
+layers of calls and a task switch: measured at about twice the server's time per receiver of
+this path, which for a run's frames at a few hundred viewers and 60 frames a second, or an
+edit broadcast to a few hundred editors, is a large part of a core. Messages go uncompressed
+(the server does not take permessage-deflate, and RFC 7692 would allow it even where a
+connection did), so a message can be framed once and handed to each connection.
 
 This needs the ASGI server's connection, which ASGI does not expose: ``capture`` recognises
 uvicorn's websockets (sans-I/O) protocol from the ``receive`` callable it hands the
 application (``server.cli.uvicorn_config`` chooses it; a test checks it is found). Under any
-other server ``Direct`` is absent and frames go through the ordinary ASGI send; everything else
-(notices, close) always does."""
+other server ``Direct`` is absent and messages go through the ordinary ASGI send; everything
+else (text, close) always does."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-SCOPE_KEY = "spikex.frames.direct"
+SCOPE_KEY = "spikex.websocket.direct"
 
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
@@ -83,7 +83,7 @@ class Direct:
         """Writes ``message`` once the connection takes more; ``ConnectionError`` if it closed."""
         await self._protocol.writable.wait()
         if not self._usable():
-            raise ConnectionError("the viewer's connection is closed")
+            raise ConnectionError("the connection is closed")
         self._protocol.transport.write(message)
 
 

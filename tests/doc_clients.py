@@ -132,6 +132,9 @@ class _RoomEnd:
             await asyncio.Event().wait()
         self.pipe.to_peer.put_nowait(message)
 
+    def try_send(self, message: bytes) -> bool:
+        return False  # always through ``send``, where a stalled pipe stalls
+
     async def recv(self) -> bytes | str:
         message = await self.pipe.to_room.get()
         if message is None:

@@ -19,8 +19,8 @@ from websockets.streams import StreamReader
 from server.cli import uvicorn_config
 from server.config import load_settings
 from server.connections import Connections
-from server.domain.frames.direct import binary_message, capture, direct_of
 from server.domain.runs import messages
+from server.websocket_direct import binary_message, capture, direct_of
 from tests.frame_streams import (
     COMPRESSED,
     RawViewer,

@@ -15,6 +15,7 @@ from collab.registry import Rooms
 from server.domain.documents.rooms import room_of
 from server.domain.documents.sharing import ACCESS, Sharing
 from server.domain.models.service import ModelNotFound, get_model
+from server.websocket_direct import binary_message, capture, direct_of
 
 # What a dead connection raises: uvicorn's ClientDisconnected is an OSError; Litestar raises
 # RuntimeError for a send after the close.
@@ -23,15 +24,23 @@ _MAX_REASON_BYTES = 123  # the WebSocket protocol's limit
 
 
 class WebSocketChannel:
-    """A Litestar websocket as a ``collab.channel.Channel``."""
+    """A Litestar websocket as a ``collab.channel.Channel``; binary messages go straight to
+    the connection where the server allows (``server.websocket_direct``)."""
 
     def __init__(self, socket: WebSocket):
         self.socket = socket
+        self.direct = direct_of(socket.scope)
+
+    def try_send(self, message: bytes) -> bool:
+        return self.direct is not None and self.direct.write(binary_message(message))
 
     async def send(self, message: bytes) -> None:
         try:
-            await self.socket.send_bytes(message)
-        except _GONE:
+            if self.direct is not None:
+                await self.direct.send(binary_message(message))
+            else:
+                await self.socket.send_bytes(message)
+        except (*_GONE, ConnectionError):
             raise ChannelClosed from None
 
     async def recv(self) -> bytes | str:
@@ -49,7 +58,7 @@ class WebSocketChannel:
             raise ChannelClosed from None
 
 
-@websocket("/ws/docs/{model_id:str}")
+@websocket("/ws/docs/{model_id:str}", middleware=[capture])
 async def document_socket(socket: WebSocket, model_id: str, token: str | None = None) -> None:
     """``?token=`` is a share token (``POST /api/models/{id}/share``); without one, the
     connection has the default role (``SPIKEX_DOC_DEFAULT_ROLE``)."""

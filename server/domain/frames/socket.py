@@ -14,7 +14,6 @@ from litestar import WebSocket, websocket
 from collab.protocol import Refused
 from server.config import Settings
 from server.domain.documents.sharing import Sharing
-from server.domain.frames.direct import capture, direct_of
 from server.domain.frames.downsample import selection_of
 from server.domain.frames.hub import FrameHub
 from server.domain.frames.recorder import Recording
@@ -34,6 +33,7 @@ from server.domain.frames.schemas import (
 from server.domain.frames.viewer import Viewer, cancel
 from server.domain.runs.messages import FINAL_STATES
 from server.domain.runs.service import RunNotFound, Runs, WorkerUnreachable, WrongState
+from server.websocket_direct import capture, direct_of
 
 UNKNOWN_RUN = 4404
 BAD_CONTROL = 4400

@@ -10,9 +10,9 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 
-from server.domain.frames.direct import Direct, binary_message
 from server.domain.frames.downsample import Selection, downsample
 from server.domain.frames.schemas import ServerMessage, encode_message
+from server.websocket_direct import Direct, binary_message
 from simcore import frames
 
 Send = Callable[[bytes | str], Awaitable[None]]
