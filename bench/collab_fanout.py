@@ -2,11 +2,12 @@
 side, at N = 10, 100 and 500 clients in one room.
 
 N clients join one room at the same moment through real sockets; once all are synced, one of
-them writes M small edits (one every ``--interval-ms``), and each of the others records when
-it sees each one. Reported: deliveries missing after a grace period, and the p50/p99 delay
-from the writer's send to a reader's receipt, for SPIKE-X (every update appended to the log in
-PostgreSQL before it is broadcast) and for the reference (npm ``y-websocket@1``,
-``bin/server.js``, which keeps documents in memory only), with their ratio. Both are driven by
+them writes M small edits (one every ``--interval-ms``, after ``--warmup`` edits that are not
+counted, for both servers), and each of the others records when it sees each one. Reported:
+deliveries missing after a grace period, and the p50/p99 delay from the writer's send to a
+reader's receipt, for SPIKE-X (every update committed to the log in PostgreSQL before it is
+broadcast) and for the reference (npm ``y-websocket@1``, ``bin/server.js``, which keeps
+documents in memory only), with their ratio. Both are driven by
 the same clients: a minimal Yjs sync client over asyncio (pycrdt for the document), so the
 client side costs both servers alike.
 
@@ -221,25 +222,38 @@ async def synced_clients(port: int, path: str, count: int, timeout_s: float) -> 
 
 
 async def fan_out(
-    port: int, path: str, clients: int, edits: int, interval_s: float, grace_s: float
+    port: int,
+    path: str,
+    clients: int,
+    edits: int,
+    interval_s: float,
+    grace_s: float,
+    warmup: int,
 ) -> dict[str, float]:
-    """One writer, ``clients - 1`` readers: missing deliveries and delay percentiles (ms)."""
+    """One writer, ``clients - 1`` readers: missing deliveries and delay percentiles (ms),
+    after ``warmup`` edits that are not counted (each server's first edits in a room set up
+    what later ones reuse: prepared statements, pooled connections, compiled code)."""
     everyone = await synced_clients(port, path, clients, timeout_s=60 + clients / 5)
     writer, readers = everyone[0], everyone[1:]
     sent: dict[str, float] = {}
+
+    def write(key: str) -> None:
+        before = writer.doc.get_state()
+        writer.bench[key] = 0
+        update = writer.doc.get_update(before)
+        sent[key] = time.monotonic()
+        writer.send(protocol.sync_update(update))
+
     try:
-        for index in range(edits):
-            before = writer.doc.get_state()
-            writer.bench[str(index)] = index
-            update = writer.doc.get_update(before)
-            sent[str(index)] = time.monotonic()
-            writer.send(protocol.sync_update(update))
+        for index in range(warmup):
+            write(f"warmup {index}")
             await asyncio.sleep(interval_s)
-        deadline = time.monotonic() + grace_s
-        while time.monotonic() < deadline:
-            if all(len(reader.seen) >= edits for reader in readers):
-                break
-            await asyncio.sleep(0.02)
+        await until_seen(readers, warmup, grace_s)
+        sent.clear()
+        for index in range(edits):
+            write(str(index))
+            await asyncio.sleep(interval_s)
+        await until_seen(readers, warmup + edits, grace_s)
     finally:
         for client in everyone:
             client.close()
@@ -255,6 +269,15 @@ async def fan_out(
         "p50_ms": _percentile(delays, 50),
         "p99_ms": _percentile(delays, 99),
     }
+
+
+async def until_seen(readers: list[YClient], count: int, timeout_s: float) -> None:
+    """Until every reader has seen ``count`` keys, or ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if all(len(reader.seen) >= count for reader in readers):
+            return
+        await asyncio.sleep(0.02)
 
 
 def _percentile(values: list[float], percent: float) -> float:
@@ -415,6 +438,7 @@ def main() -> None:
     parser.add_argument("--edits", type=int, default=100, help="edits written (M)")
     parser.add_argument("--interval-ms", type=float, default=20.0, help="between two edits")
     parser.add_argument("--grace-s", type=float, default=20.0, help="wait for late deliveries")
+    parser.add_argument("--warmup", type=int, default=10, help="edits written first, not counted")
     parser.add_argument("--rooms", type=int, default=48, help="1 MiB rooms loaded (memory)")
     parser.add_argument("--cold-models", type=int, default=9, help="200-layer models loaded")
     arguments = parser.parse_args()
@@ -444,7 +468,12 @@ def main() -> None:
         with reference_server() as reference_port:
             for clients in sizes:
                 model = new_model(server, f"fan-out {clients}")
-                pacing = (arguments.edits, arguments.interval_ms / 1000, arguments.grace_s)
+                pacing = (
+                    arguments.edits,
+                    arguments.interval_ms / 1000,
+                    arguments.grace_s,
+                    arguments.warmup,
+                )
                 ours = run(fan_out(server.port, f"/ws/docs/{model}", clients, *pacing))
                 peer = run(fan_out(reference_port, f"/fanout-{clients}", clients, *pacing))
                 ratio = ours["p99_ms"] / peer["p99_ms"]
