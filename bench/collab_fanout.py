@@ -439,6 +439,11 @@ def main() -> None:
     parser.add_argument("--interval-ms", type=float, default=20.0, help="between two edits")
     parser.add_argument("--grace-s", type=float, default=20.0, help="wait for late deliveries")
     parser.add_argument("--warmup", type=int, default=10, help="edits written first, not counted")
+    parser.add_argument(
+        "--commit-flush",
+        action="store_true",
+        help="our server waits for PostgreSQL's WAL flush of each edit (SPIKEX_DOC_COMMIT_FLUSH)",
+    )
     parser.add_argument("--rooms", type=int, default=48, help="1 MiB rooms loaded (memory)")
     parser.add_argument("--cold-models", type=int, default=9, help="200-layer models loaded")
     arguments = parser.parse_args()
@@ -449,7 +454,11 @@ def main() -> None:
     data = Path(tempfile.mkdtemp(prefix="spikex-bench-collab-"))
     server = ServerProcess(
         data / "data",
-        {"SPIKEX_DOC_UNLOAD_IDLE_S": "3600", "SPIKEX_LOG_LEVEL": "warning"},
+        {
+            "SPIKEX_DOC_UNLOAD_IDLE_S": "3600",
+            "SPIKEX_LOG_LEVEL": "warning",
+            "SPIKEX_DOC_COMMIT_FLUSH": str(arguments.commit_flush).lower(),
+        },
     )
     print(
         f"fan-out: one writer, N - 1 readers in one room, {arguments.edits} edits "
