@@ -25,7 +25,7 @@ test *args: setup
     cd web && npm test --silent
     {{ uv }} run --frozen --no-sync pytest {{ args }}
 
-# The Ray executor's tests, apart from `just test` (see README), against a local Ray head.
+# Only the Ray executor's tests (`just test` runs them too), against a local Ray head.
 test-ray *args: setup
     {{ uv }} run --frozen --no-sync pytest -m ray {{ args }}
 

@@ -35,9 +35,13 @@ def spikex_command(*arguments: str) -> list[str]:
 
 
 class ServerProcess:
-    """``spikex run`` with the given environment, its output kept in ``log_path``."""
+    """``spikex run`` (or ``command``) with the given environment, its output kept in
+    ``log_path``."""
 
-    def __init__(self, data_dir: Path, environ: Mapping[str, str]):
+    def __init__(
+        self, data_dir: Path, environ: Mapping[str, str], command: list[str] | None = None
+    ):
+        self.command = command or spikex_command("run")
         self.port = free_port()
         self.data_dir = data_dir
         self.log_path = data_dir.parent / f"{data_dir.name}-server-{self.port}.log"
@@ -56,7 +60,7 @@ class ServerProcess:
     def start(self, timeout_s: float = START_TIMEOUT_S) -> ServerProcess:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                spikex_command("run"),
+                self.command,
                 env=self.environ,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -17,7 +17,7 @@ import pytest
 
 from server.embedded import free_port
 from tests.runs import small_model, start_run, wait_state
-from tests.servers import ServerProcess
+from tests.servers import ServerProcess, spikex_command
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 
@@ -92,9 +92,14 @@ def _ray_head() -> Iterator[tuple[str, bool]]:
 def ray_server(
     tmp_path_factory: pytest.TempPathFactory, services_environment: dict[str, str], ray_head: str
 ) -> Iterator[ServerProcess]:
+    """The server started as ``just run`` starts it, under ``uv run`` (whose binary ``just
+    test`` has in ``UV``) where uv is at hand: Ray starts a driver's workers differently when
+    the driver runs under ``uv run``."""
+    uv = os.environ.get("UV") or shutil.which("uv")
     process = ServerProcess(
         tmp_path_factory.mktemp("ray-server") / "data",
         {**services_environment, "SPIKEX_EXECUTOR": f"ray://{ray_head}"},
+        command=[uv, "run", "--frozen", "--no-sync", *spikex_command("run")] if uv else None,
     )
     process.start()
     try:

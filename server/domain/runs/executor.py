@@ -233,6 +233,11 @@ class RayExecutor:
         self._runs: dict[UUID, asyncio.Task[None]] = {}
 
     async def start(self) -> None:
+        # Ray reads this when it is imported. Without it, a server with a `uv run` ancestor
+        # (`just run`) has Ray start every worker with `uv run` in a copy of the server's
+        # working directory: a new, empty project environment without Ray, so no worker ever
+        # registers and every run stays queued. The workers use the node's own environment.
+        os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] = "0"
         import ray
 
         # ray.init blocks; once, at start-up, before any request.
