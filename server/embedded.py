@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import time
 import urllib.request
 import warnings
@@ -330,6 +331,22 @@ class EmbeddedS3(EmbeddedService):
         self.master_port, self.volume_port, self.filer_port = (
             self._port_with_grpc_twin() for _ in range(3)
         )
+
+    def stop(self) -> None:
+        super().stop()
+        self._remove_sockets()
+
+    def kill(self) -> None:
+        super().kill()
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        """weed's local sockets (``seaweedfs-<role>-<port>.sock`` in the temporary folder),
+        which it leaves behind when it is stopped before its 25 s graceful shutdown ends."""
+        for port in (self.port, self.master_port, self.volume_port, self.filer_port):
+            for each in (port, port + 10000):
+                for leftover in Path(tempfile.gettempdir()).glob(f"seaweedfs-*-{each}.sock"):
+                    leftover.unlink(missing_ok=True)
 
     def _port_with_grpc_twin(self) -> int:
         for _ in range(100):
