@@ -4,8 +4,9 @@
 //! 1. injected currents take this step's amplitude; state monitors sample (state at `t`);
 //! 2. **state update + threshold** of every population (in parallel over blocks), and the
 //!    generators emit (threshold phase);
-//! 3. **synaptic propagation**: every projection queues its source's new spikes and delivers
-//!    what is due now (delay 0 = this step), then plastic projections see the post spikes;
+//! 3. **synaptic propagation**: every projection queues its source's new spikes, then each
+//!    population receives what is due now (delay 0 = this step) from its projections in
+//!    order, in parallel over ranges of its blocks; then plastic projections see the spikes;
 //! 4. **reset** of the neurons that spiked;
 //! 5. spike and rate monitors record.
 //!
@@ -19,11 +20,12 @@ use crate::monitors::{
     ChunkOutput, Monitor, RateData, RateMonitor, SpikeData, SpikeMonitor, StateData, StateMonitor,
     VarRef,
 };
-use crate::neurons::{Neuron, NeuronModel};
-use crate::params::{Param, PerNeuron, Precision};
+use crate::neurons::{Neuron, NeuronModel, Voltage};
+use crate::params::{Param, PerNeuron, Precision, Real};
 use crate::plasticity::StdpParams;
-use crate::synapses::projection::{Delays, Projection};
-use crate::synapses::{Receptors, SynapseKind, BLOCK};
+use crate::synapses::projection::{Delays, Part, Projection};
+use crate::synapses::{Receptor, Receptors, State, SynapseKind, BLOCK};
+use rayon::prelude::*;
 
 /// A population of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -188,6 +190,50 @@ pub struct Network {
     monitors: Vec<Monitor>,
     events: u64,
     dirty_currents: Vec<bool>,
+}
+
+/// Delivers the spikes due at step `t` into population `p` from its projections, in their
+/// order: in parallel over ranges of its blocks, one range per thread (see
+/// [`Projection::deliver_part`]: the result does not depend on the ranges).
+#[allow(clippy::too_many_arguments)]
+fn deliver_into<T: Real>(
+    wiring: &[Wiring],
+    p: usize,
+    t: u64,
+    list: &[Receptor],
+    n: usize,
+    block_len: usize,
+    rec: &mut [T],
+    v: &mut [T],
+) {
+    let deliver = |lo: usize, rec: &mut [T], v: &mut [T]| {
+        let hi = (lo + v.len()).min(n);
+        for w in wiring.iter().filter(|w| w.target.0 == p) {
+            let due = w.projection.due(t);
+            if !due.is_empty() {
+                let sink = list[w.projection.receptor].sink();
+                let part = Part {
+                    lo,
+                    hi,
+                    rec: &mut *rec,
+                    v: &mut *v,
+                    block_len,
+                };
+                w.projection.deliver_part(due, sink, part);
+            }
+        }
+    };
+    let blocks = n.div_ceil(BLOCK);
+    let parts = rayon::current_num_threads().clamp(1, blocks.max(1));
+    if parts == 1 {
+        deliver(0, rec, v);
+        return;
+    }
+    let per = blocks.div_ceil(parts);
+    rec.par_chunks_mut(per * block_len)
+        .zip(v.par_chunks_mut(per * BLOCK))
+        .enumerate()
+        .for_each(|(k, (rec, v))| deliver(k * per * BLOCK, rec, v));
 }
 
 impl Network {
@@ -663,9 +709,6 @@ impl Network {
                 self.step_once();
             }
         }
-        for pop in &mut self.populations {
-            pop.receptors.flush();
-        }
         Ok(self.drain(start, self.events - events_before))
     }
 
@@ -686,11 +729,7 @@ impl Network {
         for m in &mut self.monitors {
             if let Monitor::State(sm) = m {
                 if t % sm.every == 0 {
-                    let pop = &mut self.populations[sm.population.0];
-                    if matches!(sm.var, VarRef::Receptor(_)) {
-                        // the state at the start of the step includes last step's deliveries
-                        pop.receptors.flush();
-                    }
+                    let pop = &self.populations[sm.population.0];
                     sm.data.steps.push(t);
                     for &j in &sm.data.neurons {
                         sm.data.values.push(pop.read(sm.var, j as usize));
@@ -721,10 +760,26 @@ impl Network {
                 Source::Generator(g) => &self.gen_spikes[g.0],
             };
             w.projection.push(t, spikes);
-            let target = &mut self.populations[w.target.0];
-            self.events += w
-                .projection
-                .deliver(t, &mut target.receptors, target.model.voltage());
+        }
+        for (p, pop) in self.populations.iter_mut().enumerate() {
+            let into = |w: &&Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
+            if !self.wiring.iter().any(|w| into(&w)) {
+                continue;
+            }
+            let (n, block_len) = (pop.model.len(), pop.receptors.block_len());
+            let (list, state) = pop.receptors.split_mut();
+            match (state, pop.model.voltage()) {
+                (State::F64(rec), Voltage::F64(v)) => {
+                    deliver_into(&self.wiring, p, t, list, n, block_len, rec, v)
+                }
+                (State::F32(rec), Voltage::F32(v)) => {
+                    deliver_into(&self.wiring, p, t, list, n, block_len, rec, v)
+                }
+                _ => unreachable!("a population's state has one precision"),
+            }
+        }
+        for w in &mut self.wiring {
+            self.events += w.projection.finish(t);
         }
         for w in &mut self.wiring {
             if w.projection.is_plastic() {
