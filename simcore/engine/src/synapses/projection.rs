@@ -451,27 +451,48 @@ impl Projection {
         } = part;
         let whole = lo == 0 && hi >= self.n_post;
         let first_block = lo >> LOG_BLOCK;
+        // The synapses of group `g` that may target the part: when the targets ascend, the
+        // run of them inside it (found by bisection), else all (filtered one by one).
+        let span = |g: u32| {
+            let Group { start, end, .. } = self.groups[g as usize];
+            if whole || !self.ascending {
+                return (start, end);
+            }
+            let targets = &self.targets[start..end];
+            let from = targets.partition_point(|&j| (j as usize) < lo);
+            let to = from + targets[from..].partition_point(|&j| (j as usize) < hi);
+            (start + from, start + to)
+        };
+        // Three stages of prefetch: the groups, their synapses, then the states those
+        // synapses add to, so that the additions of a group find their states in cache.
         for (k, &g) in due.iter().enumerate() {
             if let Some(&ahead) = due.get(k + AHEAD) {
+                let (start, end) = span(ahead);
+                if let Sink::Row { row, .. } = sink {
+                    let offset = row * BLOCK;
+                    for &j in &self.targets[start..end] {
+                        let j = j as usize;
+                        if (lo..hi).contains(&j) {
+                            let b = (j >> LOG_BLOCK) - first_block;
+                            prefetch(
+                                rec.as_ptr()
+                                    .wrapping_add(b * block_len + offset + (j & (BLOCK - 1))),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(&ahead) = due.get(k + 2 * AHEAD) {
                 let Group { start, end, .. } = self.groups[ahead as usize];
                 prefetch_all(&self.targets[start..end]);
                 if let Weights::Each(ws) = &self.weights {
                     prefetch_all(&ws[start..end]);
                 }
             }
-            if let Some(&ahead) = due.get(k + 2 * AHEAD) {
+            if let Some(&ahead) = due.get(k + 3 * AHEAD) {
                 prefetch(&self.groups[ahead as usize]);
             }
-            let Group {
-                mut start, mut end, ..
-            } = self.groups[g as usize];
-            if !whole && self.ascending {
-                // the part's targets are one run of the group's
-                let targets = &self.targets[start..end];
-                let from = targets.partition_point(|&j| (j as usize) < lo);
-                let to = from + targets[from..].partition_point(|&j| (j as usize) < hi);
-                (start, end) = (start + from, start + to);
-            }
+            let (start, end) = span(g);
             let targets = &self.targets[start..end];
             let mine = |j: usize| whole || self.ascending || (lo..hi).contains(&j);
             match sink {
