@@ -1,7 +1,7 @@
 //! Huge pages for the large tables read at random.
 //!
-//! Spike delivery reads each spike's synapses at a random place in tables of tens to hundreds
-//! of megabytes. With 4 KiB pages nearly every such read also misses the TLB, and under
+//! Spike delivery reads each spike's synapses, and adds to their targets' states, at random
+//! places in tables of megabytes to hundreds of megabytes. With 4 KiB pages nearly every such read also misses the TLB, and under
 //! virtualisation a page walk costs many memory accesses: delivery then waits on walks more
 //! than on the data. 2 MiB pages cover such a table with a few hundred TLB entries.
 //!
@@ -9,8 +9,8 @@
 //! (`madvise(MADV_HUGEPAGE)`, which takes effect where the system's setting is `madvise` or
 //! `always`). It is a hint: elsewhere, or when refused, nothing changes but speed.
 
-/// Below this many bytes a buffer is left alone (it spans few pages anyway).
-const MIN_BYTES: usize = 4 << 20;
+/// Below this many bytes a buffer is left alone (it spans few huge pages anyway).
+const MIN_BYTES: usize = 2 << 20;
 
 /// Asks for huge pages behind the capacity of `v`; call it before the buffer is written.
 pub(crate) fn advise<T>(v: &mut Vec<T>) {
@@ -22,9 +22,15 @@ pub(crate) fn advise<T>(v: &mut Vec<T>) {
 
 /// A vector of `len` zeros (default values) backed by huge pages where the system allows.
 pub(crate) fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
-    let mut v = Vec::with_capacity(len);
+    collect(std::iter::repeat_n(T::default(), len))
+}
+
+/// Collects `items` (of known length) into a vector backed by huge pages where the system
+/// allows.
+pub(crate) fn collect<T>(items: impl ExactSizeIterator<Item = T>) -> Vec<T> {
+    let mut v = Vec::with_capacity(items.len());
     advise(&mut v);
-    v.resize(len, T::default());
+    v.extend(items);
     v
 }
 

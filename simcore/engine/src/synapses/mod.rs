@@ -231,11 +231,11 @@ impl Receptors {
         }
         match precision {
             Precision::F32 => {
-                self.data32 = self.data.iter().map(|&x| x as f32).collect();
+                self.data32 = crate::memory::collect(self.data.iter().map(|&x| x as f32));
                 self.data = Vec::new();
             }
             Precision::F64 => {
-                self.data = self.data32.iter().map(|&x| x as f64).collect();
+                self.data = crate::memory::collect(self.data32.iter().map(|&x| x as f64));
                 self.data32 = Vec::new();
             }
         }
@@ -275,7 +275,7 @@ impl Receptors {
         let new_rows = old_rows + kind.n_states();
         let nb = self.n_blocks();
         let (old_len, new_len) = (BLOCK * old_rows.max(1), BLOCK * new_rows.max(1));
-        let mut data = vec![0.0; nb * new_len];
+        let mut data = crate::memory::zeroed(nb * new_len);
         for b in 0..nb {
             for r in 0..old_rows {
                 let from = b * old_len + r * BLOCK;

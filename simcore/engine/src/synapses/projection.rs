@@ -215,6 +215,8 @@ impl Projection {
         let mut order = Vec::with_capacity(n_syn);
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::with_capacity(n_pre);
+        crate::memory::advise(&mut group_ptr);
+        crate::memory::advise(&mut groups);
         group_ptr.push(0);
         let mut perm: Vec<usize> = Vec::new();
         for i in 0..n_pre {
@@ -293,6 +295,8 @@ impl Projection {
         }
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::with_capacity(n_pre);
+        crate::memory::advise(&mut group_ptr);
+        crate::memory::advise(&mut groups);
         group_ptr.push(0);
         for i in 0..n_pre {
             let (start, end) = (row_ptr[i], row_ptr[i + 1]);
