@@ -22,7 +22,7 @@ pub(crate) fn advise<T>(v: &mut Vec<T>) {
 
 /// A vector of `len` zeros (default values) backed by huge pages where the system allows.
 pub(crate) fn zeroed<T: Copy + Default>(len: usize) -> Vec<T> {
-    collect(std::iter::repeat_n(T::default(), len))
+    collect((0..len).map(|_| T::default()))
 }
 
 /// Collects `items` (of known length) into a vector backed by huge pages where the system
