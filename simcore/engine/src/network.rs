@@ -21,7 +21,7 @@ use crate::monitors::{
     VarRef,
 };
 use crate::neurons::{Neuron, NeuronModel, Voltage};
-use crate::params::{Param, PerNeuron, Precision, Real};
+use crate::params::{Param, PerNeuron, Precision};
 use crate::plasticity::StdpParams;
 use crate::synapses::projection::{Delays, Part, Projection};
 use crate::synapses::{Receptor, Receptors, State, SynapseKind, BLOCK};
@@ -192,48 +192,72 @@ pub struct Network {
     dirty_currents: Vec<bool>,
 }
 
-/// Delivers the spikes due at step `t` into population `p` from its projections, in their
-/// order: in parallel over ranges of its blocks, one range per thread (see
-/// [`Projection::deliver_part`]: the result does not depend on the ranges).
-#[allow(clippy::too_many_arguments)]
-fn deliver_into<T: Real>(
-    wiring: &[Wiring],
-    p: usize,
-    t: u64,
-    list: &[Receptor],
-    n: usize,
-    block_len: usize,
-    rec: &mut [T],
-    v: &mut [T],
-) {
-    let deliver = |lo: usize, rec: &mut [T], v: &mut [T]| {
-        let hi = (lo + v.len()).min(n);
-        for w in wiring.iter().filter(|w| w.target.0 == p) {
-            let due = w.projection.due(t);
-            if !due.is_empty() {
-                let sink = list[w.projection.receptor].sink();
-                let part = Part {
-                    lo,
-                    hi,
-                    rec: &mut *rec,
-                    v: &mut *v,
-                    block_len,
-                };
-                w.projection.deliver_part(due, sink, part);
-            }
+/// A range of whole blocks of a population that receives spikes, at its precision.
+enum Range<'a> {
+    F64(Part<'a, f64>),
+    F32(Part<'a, f32>),
+}
+
+/// What one thread delivers into one population: a range of its blocks.
+struct Target<'a> {
+    population: usize,
+    receptors: &'a [Receptor],
+    range: Range<'a>,
+}
+
+/// Delivers the spikes due at step `t` into `target` from the projections onto its population,
+/// in their order (see [`Projection::deliver_part`]: the result does not depend on the ranges).
+fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) {
+    let Target {
+        population,
+        receptors,
+        mut range,
+    } = target;
+    for w in wiring.iter().filter(|w| w.target.0 == population) {
+        let due = w.projection.due(t);
+        if due.is_empty() {
+            continue;
         }
-    };
-    let blocks = n.div_ceil(BLOCK);
-    let parts = rayon::current_num_threads().clamp(1, blocks.max(1));
-    if parts == 1 {
-        deliver(0, rec, v);
-        return;
+        let sink = receptors[w.projection.receptor].sink();
+        match &mut range {
+            Range::F64(part) => w.projection.deliver_part(due, sink, part.reborrow()),
+            Range::F32(part) => w.projection.deliver_part(due, sink, part.reborrow()),
+        }
     }
-    let per = blocks.div_ceil(parts);
-    rec.par_chunks_mut(per * block_len)
-        .zip(v.par_chunks_mut(per * BLOCK))
-        .enumerate()
-        .for_each(|(k, (rec, v))| deliver(k * per * BLOCK, rec, v));
+}
+
+/// Cuts a population's state into `parts` ranges of whole blocks (fewer when it has fewer
+/// blocks) and hands range `k` to `out[k]`.
+fn cut<'a, T>(
+    population: usize,
+    receptors: &'a [Receptor],
+    (rec, v): (&'a mut [T], &'a mut [T]),
+    block_len: usize,
+    out: &mut [Vec<Target<'a>>],
+    range: fn(Part<'a, T>) -> Range<'a>,
+) {
+    let n = v.len();
+    let blocks = n.div_ceil(BLOCK);
+    let per = blocks.div_ceil(out.len().clamp(1, blocks.max(1))).max(1);
+    let chunks = rec
+        .chunks_mut(per * block_len)
+        .zip(v.chunks_mut(per * BLOCK));
+    for (k, (rec, v)) in chunks.enumerate() {
+        let lo = k * per * BLOCK;
+        let hi = lo + v.len();
+        let part = Part {
+            lo,
+            hi,
+            rec,
+            v,
+            block_len,
+        };
+        out[k].push(Target {
+            population,
+            receptors,
+            range: range(part),
+        });
+    }
 }
 
 impl Network {
@@ -761,22 +785,37 @@ impl Network {
             };
             w.projection.push(t, spikes);
         }
+        // One range of every receiving population per thread, delivered in one parallel
+        // section.
+        let threads = rayon::current_num_threads().max(1);
+        let mut ranges: Vec<Vec<Target<'_>>> = (0..threads).map(|_| Vec::new()).collect();
         for (p, pop) in self.populations.iter_mut().enumerate() {
-            let into = |w: &&Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
-            if !self.wiring.iter().any(|w| into(&w)) {
+            let into = |w: &Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
+            if !self.wiring.iter().any(into) {
                 continue;
             }
-            let (n, block_len) = (pop.model.len(), pop.receptors.block_len());
+            let block_len = pop.receptors.block_len();
             let (list, state) = pop.receptors.split_mut();
             match (state, pop.model.voltage()) {
                 (State::F64(rec), Voltage::F64(v)) => {
-                    deliver_into(&self.wiring, p, t, list, n, block_len, rec, v)
+                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F64)
                 }
                 (State::F32(rec), Voltage::F32(v)) => {
-                    deliver_into(&self.wiring, p, t, list, n, block_len, rec, v)
+                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F32)
                 }
                 _ => unreachable!("a population's state has one precision"),
             }
+        }
+        let wiring = &self.wiring;
+        let deliver = |targets: Vec<Target<'_>>| {
+            for target in targets {
+                deliver_into(wiring, t, target);
+            }
+        };
+        if ranges.iter().filter(|r| !r.is_empty()).count() > 1 {
+            ranges.into_par_iter().for_each(deliver);
+        } else {
+            ranges.into_iter().for_each(deliver);
         }
         for w in &mut self.wiring {
             self.events += w.projection.finish(t);

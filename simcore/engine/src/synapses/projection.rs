@@ -139,6 +139,19 @@ pub(crate) struct Part<'a, T> {
     pub block_len: usize,
 }
 
+impl<T> Part<'_, T> {
+    /// The same range, borrowed again (to deliver several projections into it).
+    pub(crate) fn reborrow(&mut self) -> Part<'_, T> {
+        Part {
+            lo: self.lo,
+            hi: self.hi,
+            rec: self.rec,
+            v: self.v,
+            block_len: self.block_len,
+        }
+    }
+}
+
 /// Synapses from a spike source onto one receptor of a population.
 #[derive(Debug, Clone)]
 pub struct Projection {
@@ -463,8 +476,16 @@ impl Projection {
                 return (start, end);
             }
             let targets = &self.targets[start..end];
-            let from = targets.partition_point(|&j| (j as usize) < lo);
-            let to = from + targets[from..].partition_point(|&j| (j as usize) < hi);
+            let from = if lo == 0 {
+                0
+            } else {
+                targets.partition_point(|&j| (j as usize) < lo)
+            };
+            let to = if hi >= self.n_post {
+                targets.len()
+            } else {
+                from + targets[from..].partition_point(|&j| (j as usize) < hi)
+            };
             (start + from, start + to)
         };
         // Three stages of prefetch: the groups, their synapses, then the states those
