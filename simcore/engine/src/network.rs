@@ -189,8 +189,14 @@ pub struct Network {
     currents: Vec<CurrentInput>,
     monitors: Vec<Monitor>,
     events: u64,
+    /// Fewest synaptic events in a step delivered on several threads ([`PARALLEL_EVENTS`]).
+    parallel_events: usize,
     dirty_currents: Vec<bool>,
 }
+
+/// Below this many synaptic events in a step (about ten microseconds of delivery), one
+/// thread delivers them all: waking another would cost about as much as it saves.
+const PARALLEL_EVENTS: usize = 4096;
 
 /// A range of whole blocks of a population that receives spikes, at its precision.
 enum Range<'a> {
@@ -226,8 +232,8 @@ fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) {
     }
 }
 
-/// Cuts a population's state into `parts` ranges of whole blocks (fewer when it has fewer
-/// blocks) and hands range `k` to `out[k]`.
+/// Cuts a population's state into `out.len()` ranges of whole blocks (fewer when it has fewer
+/// blocks) and hands range `k` to `out[k]` (`range` says the precision).
 fn cut<'a, T>(
     population: usize,
     receptors: &'a [Receptor],
@@ -277,6 +283,7 @@ impl Network {
             currents: Vec::new(),
             monitors: Vec::new(),
             events: 0,
+            parallel_events: PARALLEL_EVENTS,
             dirty_currents: Vec::new(),
         })
     }
@@ -786,8 +793,13 @@ impl Network {
             w.projection.push(t, spikes);
         }
         // One range of every receiving population per thread, delivered in one parallel
-        // section.
-        let threads = rayon::current_num_threads().max(1);
+        // section; on one thread when the step has too few synapses to pay for the fork.
+        let events: usize = self.wiring.iter().map(|w| w.projection.due_events(t)).sum();
+        let threads = if events < self.parallel_events {
+            1
+        } else {
+            rayon::current_num_threads().max(1)
+        };
         let mut ranges: Vec<Vec<Target<'_>>> = (0..threads).map(|_| Vec::new()).collect();
         for (p, pop) in self.populations.iter_mut().enumerate() {
             let into = |w: &Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
@@ -968,5 +980,91 @@ impl Network {
     pub fn projection_ends(&self, id: ProjectionId) -> Result<(Source, PopulationId)> {
         let w = self.wire(id)?;
         Ok((w.source, w.target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neurons::{Lif, LifParams};
+
+    /// Spikes, `v` and the synaptic currents of a small recurrent network run on `threads`,
+    /// every step delivered in parallel.
+    fn run(threads: usize, precision: Precision) -> (Vec<u32>, Vec<u64>, Vec<f64>, Vec<f64>) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut net = Network::new(1e-4).unwrap();
+            net.parallel_events = 0;
+            net.set_precision(precision);
+            let params = LifParams {
+                r_m: 1.0.into(),
+                e_l: (-49e-3).into(),
+                v_reset: (-60e-3).into(),
+                v_threshold: (-50e-3).into(),
+                tau_m: 20e-3.into(),
+                t_ref: 5e-3.into(),
+            };
+            let n = 2 * BLOCK + 123;
+            let pop = net
+                .add_population("p", Neuron::Lif(Lif::new(n, &params).unwrap()))
+                .unwrap();
+            let ge = net
+                .add_receptor(pop, "ge", SynapseKind::ExpCurrent { tau: 5e-3 })
+                .unwrap();
+            let jump = net.add_receptor(pop, "jump", SynapseKind::Delta).unwrap();
+            let options = |seed| ConnectOptions {
+                allow_self: true,
+                allow_multapses: true,
+                seed,
+            };
+            let sparse = Rule::FixedInDegree { k: 40 };
+            let (w, delays) = (Param::Scalar(1e-3), Delays::Uniform(0));
+            net.connect(pop.into(), ge, &sparse, options(1), &w, &delays)
+                .unwrap();
+            // unsorted targets, per-synapse weights and delays, onto the voltage
+            let count = 40 * n;
+            let mut rng = crate::rng::Rng::stream(9, 0);
+            let pre: Vec<u32> = (0..count).map(|_| rng.below(n as u64) as u32).collect();
+            let post: Vec<u32> = (0..count).map(|_| rng.below(n as u64) as u32).collect();
+            let ws: Vec<f64> = (0..count).map(|_| -2e-4 * rng.uniform()).collect();
+            let ds: Vec<u32> = (0..count).map(|_| rng.below(4) as u32).collect();
+            let lists = Connectivity::from_lists(n, n, &pre, &post).unwrap();
+            net.connect_with(
+                pop.into(),
+                jump,
+                lists,
+                &Param::Array(ws),
+                &Delays::PerSynapse(ds),
+            )
+            .unwrap();
+            let v0: Vec<f64> = (0..n).map(|_| -60e-3 + 10e-3 * rng.uniform()).collect();
+            net.set_state(pop, "v", &Param::Array(v0)).unwrap();
+            net.add_spike_monitor(pop.into(), None).unwrap();
+            let out = net.run(150).unwrap();
+            let spikes = &out.spikes[0];
+            (
+                spikes.neurons.clone(),
+                spikes.steps.clone(),
+                net.state(pop, "v").unwrap(),
+                net.state(pop, "ge").unwrap(),
+            )
+        })
+    }
+
+    #[test]
+    fn parallel_delivery_gives_the_same_network_on_one_and_two_threads() {
+        for precision in [Precision::F64, Precision::F32] {
+            let one = run(1, precision);
+            assert!(one.0.len() > 1000, "{} spikes", one.0.len());
+            let two = run(2, precision);
+            assert_eq!(one.0, two.0);
+            assert_eq!(one.1, two.1);
+            let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one.2), bits(&two.2));
+            assert_eq!(bits(&one.3), bits(&two.3));
+        }
     }
 }
