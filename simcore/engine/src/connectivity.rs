@@ -189,7 +189,7 @@ impl Connectivity {
                 }
                 let row_ptr = counts.clone();
                 let mut fill = counts;
-                let mut targets = vec![0u32; sources.len()];
+                let mut targets = crate::memory::zeroed::<u32>(sources.len());
                 for (slot, &i) in sources.iter().enumerate() {
                     let j = (slot / k.max(1)) as u32;
                     targets[fill[i as usize]] = j;
@@ -234,7 +234,7 @@ impl Connectivity {
             row_ptr[i + 1] += row_ptr[i];
         }
         let mut fill = row_ptr.clone();
-        let mut targets = vec![0u32; pre.len()];
+        let mut targets = crate::memory::zeroed::<u32>(pre.len());
         let mut order = vec![0usize; pre.len()];
         for (s, (&i, &j)) in pre.iter().zip(post).enumerate() {
             let slot = fill[i as usize];
@@ -257,6 +257,7 @@ impl Connectivity {
         row_ptr.push(0);
         let total: usize = rows.iter().map(Vec::len).sum();
         let mut targets = Vec::with_capacity(total);
+        crate::memory::advise(&mut targets);
         for row in rows {
             targets.extend_from_slice(&row);
             row_ptr.push(targets.len());
@@ -398,7 +399,7 @@ fn sample_rows(
     options: ConnectOptions,
     rule: &str,
 ) -> Result<Vec<u32>> {
-    let mut flat = vec![0u32; n_rows * k];
+    let mut flat = crate::memory::zeroed::<u32>(n_rows * k);
     if k == 0 || n_rows == 0 {
         return Ok(flat);
     }

@@ -23,6 +23,7 @@
 pub mod connectivity;
 pub mod error;
 pub mod inputs;
+mod memory;
 pub mod monitors;
 pub mod network;
 pub mod neurons;

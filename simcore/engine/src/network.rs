@@ -4,8 +4,9 @@
 //! 1. injected currents take this step's amplitude; state monitors sample (state at `t`);
 //! 2. **state update + threshold** of every population (in parallel over blocks), and the
 //!    generators emit (threshold phase);
-//! 3. **synaptic propagation**: every projection queues its source's new spikes and delivers
-//!    what is due now (delay 0 = this step), then plastic projections see the post spikes;
+//! 3. **synaptic propagation**: every projection queues its source's new spikes, then each
+//!    population receives what is due now (delay 0 = this step) from its projections in
+//!    order, in parallel over ranges of its blocks; then plastic projections see the spikes;
 //! 4. **reset** of the neurons that spiked;
 //! 5. spike and rate monitors record.
 //!
@@ -19,11 +20,12 @@ use crate::monitors::{
     ChunkOutput, Monitor, RateData, RateMonitor, SpikeData, SpikeMonitor, StateData, StateMonitor,
     VarRef,
 };
-use crate::neurons::{Neuron, NeuronModel};
+use crate::neurons::{Neuron, NeuronModel, Voltage};
 use crate::params::{Param, PerNeuron, Precision};
 use crate::plasticity::StdpParams;
-use crate::synapses::projection::{Delays, Projection};
-use crate::synapses::{Receptors, SynapseKind, BLOCK};
+use crate::synapses::projection::{Delays, Part, Projection};
+use crate::synapses::{Receptor, Receptors, State, SynapseKind, BLOCK};
+use rayon::prelude::*;
 
 /// A population of the network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -187,7 +189,81 @@ pub struct Network {
     currents: Vec<CurrentInput>,
     monitors: Vec<Monitor>,
     events: u64,
+    /// Fewest synaptic events in a step delivered on several threads ([`PARALLEL_EVENTS`]).
+    parallel_events: usize,
     dirty_currents: Vec<bool>,
+}
+
+/// Below this many synaptic events in a step (about ten microseconds of delivery), one
+/// thread delivers them all: waking another would cost about as much as it saves.
+const PARALLEL_EVENTS: usize = 4096;
+
+/// A range of whole blocks of a population that receives spikes, at its precision.
+enum Range<'a> {
+    F64(Part<'a, f64>),
+    F32(Part<'a, f32>),
+}
+
+/// What one thread delivers into one population: a range of its blocks.
+struct Target<'a> {
+    population: usize,
+    receptors: &'a [Receptor],
+    range: Range<'a>,
+}
+
+/// Delivers the spikes due at step `t` into `target` from the projections onto its population,
+/// in their order (see [`Projection::deliver_part`]: the result does not depend on the ranges).
+fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) {
+    let Target {
+        population,
+        receptors,
+        mut range,
+    } = target;
+    for w in wiring.iter().filter(|w| w.target.0 == population) {
+        let due = w.projection.due(t);
+        if due.is_empty() {
+            continue;
+        }
+        let sink = receptors[w.projection.receptor].sink();
+        match &mut range {
+            Range::F64(part) => w.projection.deliver_part(due, sink, part.reborrow()),
+            Range::F32(part) => w.projection.deliver_part(due, sink, part.reborrow()),
+        }
+    }
+}
+
+/// Cuts a population's state into `out.len()` ranges of whole blocks (fewer when it has fewer
+/// blocks) and hands range `k` to `out[k]` (`range` says the precision).
+fn cut<'a, T>(
+    population: usize,
+    receptors: &'a [Receptor],
+    (rec, v): (&'a mut [T], &'a mut [T]),
+    block_len: usize,
+    out: &mut [Vec<Target<'a>>],
+    range: fn(Part<'a, T>) -> Range<'a>,
+) {
+    let n = v.len();
+    let blocks = n.div_ceil(BLOCK);
+    let per = blocks.div_ceil(out.len().clamp(1, blocks.max(1))).max(1);
+    let chunks = rec
+        .chunks_mut(per * block_len)
+        .zip(v.chunks_mut(per * BLOCK));
+    for (k, (rec, v)) in chunks.enumerate() {
+        let lo = k * per * BLOCK;
+        let hi = lo + v.len();
+        let part = Part {
+            lo,
+            hi,
+            rec,
+            v,
+            block_len,
+        };
+        out[k].push(Target {
+            population,
+            receptors,
+            range: range(part),
+        });
+    }
 }
 
 impl Network {
@@ -207,6 +283,7 @@ impl Network {
             currents: Vec::new(),
             monitors: Vec::new(),
             events: 0,
+            parallel_events: PARALLEL_EVENTS,
             dirty_currents: Vec::new(),
         })
     }
@@ -663,9 +740,6 @@ impl Network {
                 self.step_once();
             }
         }
-        for pop in &mut self.populations {
-            pop.receptors.flush();
-        }
         Ok(self.drain(start, self.events - events_before))
     }
 
@@ -686,11 +760,7 @@ impl Network {
         for m in &mut self.monitors {
             if let Monitor::State(sm) = m {
                 if t % sm.every == 0 {
-                    let pop = &mut self.populations[sm.population.0];
-                    if matches!(sm.var, VarRef::Receptor(_)) {
-                        // the state at the start of the step includes last step's deliveries
-                        pop.receptors.flush();
-                    }
+                    let pop = &self.populations[sm.population.0];
                     sm.data.steps.push(t);
                     for &j in &sm.data.neurons {
                         sm.data.values.push(pop.read(sm.var, j as usize));
@@ -721,10 +791,46 @@ impl Network {
                 Source::Generator(g) => &self.gen_spikes[g.0],
             };
             w.projection.push(t, spikes);
-            let target = &mut self.populations[w.target.0];
-            self.events += w
-                .projection
-                .deliver(t, &mut target.receptors, target.model.voltage());
+        }
+        // One range of every receiving population per thread, delivered in one parallel
+        // section; on one thread when the step has too few synapses to pay for the fork.
+        let events: usize = self.wiring.iter().map(|w| w.projection.due_events(t)).sum();
+        let threads = if events < self.parallel_events {
+            1
+        } else {
+            rayon::current_num_threads().max(1)
+        };
+        let mut ranges: Vec<Vec<Target<'_>>> = (0..threads).map(|_| Vec::new()).collect();
+        for (p, pop) in self.populations.iter_mut().enumerate() {
+            let into = |w: &Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
+            if !self.wiring.iter().any(into) {
+                continue;
+            }
+            let block_len = pop.receptors.block_len();
+            let (list, state) = pop.receptors.split_mut();
+            match (state, pop.model.voltage()) {
+                (State::F64(rec), Voltage::F64(v)) => {
+                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F64)
+                }
+                (State::F32(rec), Voltage::F32(v)) => {
+                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F32)
+                }
+                _ => unreachable!("a population's state has one precision"),
+            }
+        }
+        let wiring = &self.wiring;
+        let deliver = |targets: Vec<Target<'_>>| {
+            for target in targets {
+                deliver_into(wiring, t, target);
+            }
+        };
+        if ranges.iter().filter(|r| !r.is_empty()).count() > 1 {
+            ranges.into_par_iter().for_each(deliver);
+        } else {
+            ranges.into_iter().for_each(deliver);
+        }
+        for w in &mut self.wiring {
+            self.events += w.projection.finish(t);
         }
         for w in &mut self.wiring {
             if w.projection.is_plastic() {
@@ -874,5 +980,91 @@ impl Network {
     pub fn projection_ends(&self, id: ProjectionId) -> Result<(Source, PopulationId)> {
         let w = self.wire(id)?;
         Ok((w.source, w.target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::neurons::{Lif, LifParams};
+
+    /// Spikes, `v` and the synaptic currents of a small recurrent network run on `threads`,
+    /// every step delivered in parallel.
+    fn run(threads: usize, precision: Precision) -> (Vec<u32>, Vec<u64>, Vec<f64>, Vec<f64>) {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut net = Network::new(1e-4).unwrap();
+            net.parallel_events = 0;
+            net.set_precision(precision);
+            let params = LifParams {
+                r_m: 1.0.into(),
+                e_l: (-49e-3).into(),
+                v_reset: (-60e-3).into(),
+                v_threshold: (-50e-3).into(),
+                tau_m: 20e-3.into(),
+                t_ref: 5e-3.into(),
+            };
+            let n = 2 * BLOCK + 123;
+            let pop = net
+                .add_population("p", Neuron::Lif(Lif::new(n, &params).unwrap()))
+                .unwrap();
+            let ge = net
+                .add_receptor(pop, "ge", SynapseKind::ExpCurrent { tau: 5e-3 })
+                .unwrap();
+            let jump = net.add_receptor(pop, "jump", SynapseKind::Delta).unwrap();
+            let options = |seed| ConnectOptions {
+                allow_self: true,
+                allow_multapses: true,
+                seed,
+            };
+            let sparse = Rule::FixedInDegree { k: 40 };
+            let (w, delays) = (Param::Scalar(1e-3), Delays::Uniform(0));
+            net.connect(pop.into(), ge, &sparse, options(1), &w, &delays)
+                .unwrap();
+            // unsorted targets, per-synapse weights and delays, onto the voltage
+            let count = 40 * n;
+            let mut rng = crate::rng::Rng::stream(9, 0);
+            let pre: Vec<u32> = (0..count).map(|_| rng.below(n as u64) as u32).collect();
+            let post: Vec<u32> = (0..count).map(|_| rng.below(n as u64) as u32).collect();
+            let ws: Vec<f64> = (0..count).map(|_| -2e-4 * rng.uniform()).collect();
+            let ds: Vec<u32> = (0..count).map(|_| rng.below(4) as u32).collect();
+            let lists = Connectivity::from_lists(n, n, &pre, &post).unwrap();
+            net.connect_with(
+                pop.into(),
+                jump,
+                lists,
+                &Param::Array(ws),
+                &Delays::PerSynapse(ds),
+            )
+            .unwrap();
+            let v0: Vec<f64> = (0..n).map(|_| -60e-3 + 10e-3 * rng.uniform()).collect();
+            net.set_state(pop, "v", &Param::Array(v0)).unwrap();
+            net.add_spike_monitor(pop.into(), None).unwrap();
+            let out = net.run(150).unwrap();
+            let spikes = &out.spikes[0];
+            (
+                spikes.neurons.clone(),
+                spikes.steps.clone(),
+                net.state(pop, "v").unwrap(),
+                net.state(pop, "ge").unwrap(),
+            )
+        })
+    }
+
+    #[test]
+    fn parallel_delivery_gives_the_same_network_on_one_and_two_threads() {
+        for precision in [Precision::F64, Precision::F32] {
+            let one = run(1, precision);
+            assert!(one.0.len() > 1000, "{} spikes", one.0.len());
+            let two = run(2, precision);
+            assert_eq!(one.0, two.0);
+            assert_eq!(one.1, two.1);
+            let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&one.2), bits(&two.2));
+            assert_eq!(bits(&one.3), bits(&two.3));
+        }
     }
 }

@@ -634,7 +634,7 @@ impl NeuronModel for Lif {
         };
         match (self.precision(), precision) {
             (Precision::F64, Precision::F32) => {
-                self.v32 = self.v.iter().map(|&x| x as f32).collect();
+                self.v32 = crate::memory::collect(self.v.iter().map(|&x| x as f32));
                 self.v = Vec::new();
             }
             (Precision::F32, Precision::F64) => {

@@ -31,7 +31,6 @@ pub mod lif_cond;
 
 use crate::error::{Result, SimError};
 use crate::params::{timestep, PerNeuron, Precision};
-use crate::synapses::projection::prefetch_all;
 use crate::synapses::{Receptors, Stored, SynapseKind, BLOCK};
 
 pub use adex::{AdEx, AdExParams};
@@ -337,7 +336,7 @@ pub(crate) fn for_each_block<T: Stored, A: Send, F>(
 ) where
     F: Fn(BlockView<'_, A, T>) + Sync,
 {
-    let (list, data, pending, block_len) = T::blocks(receptors);
+    let (list, data, block_len) = T::blocks(receptors);
     let n_blocks = n.div_ceil(BLOCK);
     if n_blocks == 0 {
         return;
@@ -349,7 +348,6 @@ pub(crate) fn for_each_block<T: Stored, A: Send, F>(
         vars,
         aux,
         rec: data,
-        pending,
         spikes,
     };
     recurse(span, block_len, list, work);
@@ -362,7 +360,6 @@ struct Span<'a, A, T> {
     vars: [&'a mut [T]; 4],
     aux: &'a mut [A],
     rec: &'a mut [T],
-    pending: &'a mut [Vec<(u32, T)>],
     spikes: &'a mut [Vec<u32>],
 }
 
@@ -389,22 +386,9 @@ fn recurse<T: Stored, A: Send, F>(
             vars,
             aux,
             rec,
-            pending,
             spikes,
             ..
         } = span;
-        // The spikes delivered to this block last step, added while its state is loaded. The
-        // additions land at random places: fetching the whole state first, in order, lets the
-        // memory system stream it instead of waiting on each miss.
-        if let Some(queue) = pending.first_mut() {
-            if !queue.is_empty() {
-                prefetch_all(rec);
-                for var in vars.iter().filter(|v| !v.is_empty()) {
-                    prefetch_all(var);
-                }
-            }
-            crate::synapses::apply(rec, queue);
-        }
         if let Some(out) = spikes.first_mut() {
             work(BlockView {
                 start: first * BLOCK,
@@ -426,7 +410,6 @@ fn recurse<T: Stored, A: Send, F>(
         vars,
         aux,
         rec,
-        pending,
         spikes,
     } = span;
     let [a, b, c, d] = vars;
@@ -436,7 +419,6 @@ fn recurse<T: Stored, A: Send, F>(
     let (d0, d1) = split(d, at);
     let (x0, x1) = split(aux, at);
     let (r0, r1) = rec.split_at_mut(half * block_len);
-    let (p0, p1) = pending.split_at_mut(half);
     let (s0, s1) = spikes.split_at_mut(half);
     let left = Span {
         first,
@@ -445,7 +427,6 @@ fn recurse<T: Stored, A: Send, F>(
         vars: [a0, b0, c0, d0],
         aux: x0,
         rec: r0,
-        pending: p0,
         spikes: s0,
     };
     let right = Span {
@@ -455,7 +436,6 @@ fn recurse<T: Stored, A: Send, F>(
         vars: [a1, b1, c1, d1],
         aux: x1,
         rec: r1,
-        pending: p1,
         spikes: s1,
     };
     rayon::join(

@@ -19,7 +19,8 @@
 //!
 //! Storage is structure-of-arrays in blocks of [`BLOCK`] neurons: within a block, each state
 //! row is contiguous (vectorisable decay), and a block of every row sits together, so one block
-//! of neurons touches one contiguous piece of memory when the population updates in parallel.
+//! of neurons touches one contiguous piece of memory when the population updates in parallel,
+//! and a range of blocks is one contiguous piece that a thread delivers spikes into.
 
 pub mod projection;
 
@@ -138,9 +139,26 @@ pub struct Receptor {
     pub(crate) rise: f64,
 }
 
+impl Receptor {
+    /// Where a spike into this receptor lands.
+    pub(crate) fn sink(&self) -> Sink {
+        match self.kind {
+            SynapseKind::Delta => Sink::Voltage,
+            SynapseKind::ExpCurrent { .. } | SynapseKind::ExpConductance { .. } => Sink::Row {
+                row: self.row,
+                factor: 1.0,
+            },
+            SynapseKind::AlphaCurrent { .. } | SynapseKind::AlphaConductance { .. } => Sink::Row {
+                row: self.row,
+                factor: std::f64::consts::E,
+            },
+        }
+    }
+}
+
 /// The receptors of one population and their state, block-major (see the module docs).
-/// The state is held at the population's precision: in `data` and `pending` (`f64`), or in
-/// `data32` and `pending32` (`f32`); the other pair is empty.
+/// The state is held at the population's precision: in `data` (`f64`) or in `data32` (`f32`);
+/// the other is empty.
 #[derive(Debug, Clone)]
 pub struct Receptors {
     n: usize,
@@ -148,16 +166,12 @@ pub struct Receptors {
     list: Vec<Receptor>,
     precision: Precision,
     data: Vec<f64>,
-    /// Per block: spikes delivered but not yet added, as (index in the block's chunk, amount),
-    /// in delivery order. See [`Receptors::queue`].
-    pending: Vec<Vec<(u32, f64)>>,
     data32: Vec<f32>,
-    pending32: Vec<Vec<(u32, f32)>>,
 }
 
 /// The block-major state of a population's receptors at one precision: the receptors, the
-/// storage, the per-block queues and the length of a block's chunk of the storage.
-pub(crate) type Blocks<'a, T> = (&'a [Receptor], &'a mut [T], &'a mut [Vec<(u32, T)>], usize);
+/// storage and the length of a block's chunk of the storage.
+pub(crate) type Blocks<'a, T> = (&'a [Receptor], &'a mut [T], usize);
 
 /// The state types receptors can be held in.
 pub(crate) trait Stored: Real {
@@ -167,21 +181,21 @@ pub(crate) trait Stored: Real {
 impl Stored for f64 {
     fn blocks(r: &mut Receptors) -> Blocks<'_, f64> {
         let len = r.block_len();
-        (&r.list, &mut r.data, &mut r.pending, len)
+        (&r.list, &mut r.data, len)
     }
 }
 
 impl Stored for f32 {
     fn blocks(r: &mut Receptors) -> Blocks<'_, f32> {
         let len = r.block_len();
-        (&r.list, &mut r.data32, &mut r.pending32, len)
+        (&r.list, &mut r.data32, len)
     }
 }
 
-/// The per-block queues of a population's receptors, at its precision.
-pub(crate) enum Pending<'a> {
-    F64(&'a mut [Vec<(u32, f64)>]),
-    F32(&'a mut [Vec<(u32, f32)>]),
+/// The block-major state of a population's receptors, at its precision.
+pub(crate) enum State<'a> {
+    F64(&'a mut [f64]),
+    F32(&'a mut [f32]),
 }
 
 /// Where a spike's weight lands: a state row of a receptor (scaled by `factor`), or the voltage.
@@ -201,9 +215,7 @@ impl Receptors {
             list: Vec::new(),
             precision: Precision::F64,
             data: vec![0.0; n.div_ceil(BLOCK) * BLOCK],
-            pending: vec![Vec::new(); n.div_ceil(BLOCK)],
             data32: Vec::new(),
-            pending32: Vec::new(),
         }
     }
 
@@ -212,25 +224,19 @@ impl Receptors {
         self.precision
     }
 
-    /// Converts the state to `precision` (queued additions are made first).
+    /// Converts the state to `precision`.
     pub(crate) fn set_precision(&mut self, precision: Precision) {
         if precision == self.precision {
             return;
         }
-        self.flush();
-        let nb = self.n_blocks();
         match precision {
             Precision::F32 => {
-                self.data32 = self.data.iter().map(|&x| x as f32).collect();
-                self.pending32 = vec![Vec::new(); nb];
+                self.data32 = crate::memory::collect(self.data.iter().map(|&x| x as f32));
                 self.data = Vec::new();
-                self.pending = Vec::new();
             }
             Precision::F64 => {
-                self.data = self.data32.iter().map(|&x| x as f64).collect();
-                self.pending = vec![Vec::new(); nb];
+                self.data = crate::memory::collect(self.data32.iter().map(|&x| x as f64));
                 self.data32 = Vec::new();
-                self.pending32 = Vec::new();
             }
         }
         self.precision = precision;
@@ -269,7 +275,7 @@ impl Receptors {
         let new_rows = old_rows + kind.n_states();
         let nb = self.n_blocks();
         let (old_len, new_len) = (BLOCK * old_rows.max(1), BLOCK * new_rows.max(1));
-        let mut data = vec![0.0; nb * new_len];
+        let mut data = crate::memory::zeroed(nb * new_len);
         for b in 0..nb {
             for r in 0..old_rows {
                 let from = b * old_len + r * BLOCK;
@@ -306,19 +312,9 @@ impl Receptors {
     }
 
     /// Where a spike into receptor `r` lands.
+    #[cfg(test)]
     pub(crate) fn sink(&self, r: usize) -> Sink {
-        let receptor = &self.list[r];
-        match receptor.kind {
-            SynapseKind::Delta => Sink::Voltage,
-            SynapseKind::ExpCurrent { .. } | SynapseKind::ExpConductance { .. } => Sink::Row {
-                row: receptor.row,
-                factor: 1.0,
-            },
-            SynapseKind::AlphaCurrent { .. } | SynapseKind::AlphaConductance { .. } => Sink::Row {
-                row: receptor.row,
-                factor: std::f64::consts::E,
-            },
-        }
+        self.list[r].sink()
     }
 
     /// Raw block-major state.
@@ -327,34 +323,18 @@ impl Receptors {
         &mut self.data
     }
 
-    /// The per-block queues of delivered amounts (see [`Receptors::queue`]).
+    /// The block-major state, at its precision.
+    #[cfg(test)]
+    pub(crate) fn state_mut(&mut self) -> State<'_> {
+        self.split_mut().1
+    }
+
+    /// The receptors and, apart, their block-major state at its precision.
     #[inline(always)]
-    pub(crate) fn pending_mut(&mut self) -> Pending<'_> {
+    pub(crate) fn split_mut(&mut self) -> (&[Receptor], State<'_>) {
         match self.precision {
-            Precision::F64 => Pending::F64(&mut self.pending),
-            Precision::F32 => Pending::F32(&mut self.pending32),
-        }
-    }
-
-    /// Queues `amount` for state `row` of neuron `j`. Delivery only sorts spikes into their
-    /// target's block, a streaming write; the additions happen block by block, in parallel, just
-    /// before the block's next update (or at [`Receptors::flush`]), when the block's state is in
-    /// cache. A queue keeps the delivery order, so each state receives its additions in the
-    /// same order as if they were made at once: the result is the same, bit for bit.
-    #[inline(always)]
-    pub(crate) fn queue<T>(pending: &mut [Vec<(u32, T)>], row: usize, j: usize, amount: T) {
-        let local = row * BLOCK + (j & (BLOCK - 1));
-        pending[j >> LOG_BLOCK].push((local as u32, amount));
-    }
-
-    /// Makes every queued addition (before the state is read or written from outside a step).
-    pub(crate) fn flush(&mut self) {
-        let len = self.block_len();
-        for (chunk, queue) in self.data.chunks_mut(len).zip(&mut self.pending) {
-            apply(chunk, queue);
-        }
-        for (chunk, queue) in self.data32.chunks_mut(len).zip(&mut self.pending32) {
-            apply(chunk, queue);
+            Precision::F64 => (&self.list, State::F64(&mut self.data)),
+            Precision::F32 => (&self.list, State::F32(&mut self.data32)),
         }
     }
 
@@ -425,15 +405,6 @@ impl Receptors {
     pub(crate) fn blocks_mut(&mut self) -> Blocks<'_, f64> {
         f64::blocks(self)
     }
-}
-
-/// Adds a block's queued amounts to its chunk of the state, in order, and empties the queue.
-#[inline]
-pub(crate) fn apply<T: Real>(chunk: &mut [T], queue: &mut Vec<(u32, T)>) {
-    for &(i, x) in queue.iter() {
-        chunk[i as usize] += x;
-    }
-    queue.clear();
 }
 
 /// Advances every receptor state of local neurons `lo..hi` of one block by one step (exact).
@@ -616,7 +587,7 @@ mod tests {
         r.data_mut()[i] += 3.0 * factor;
         let mut peak = (0.0, 0usize);
         for step in 1..1000 {
-            let (list, data, _, _) = r.blocks_mut();
+            let (list, data, _) = r.blocks_mut();
             decay_block(list, data, 0, 1);
             let x = r.get(row + 1, 0);
             if x > peak.0 {

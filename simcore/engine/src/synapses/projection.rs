@@ -10,14 +10,25 @@
 //!
 //! Delivery is bound by memory latency: each spike's synapses sit at a random place in tables
 //! far larger than the caches. So a projection whose synapses share one weight stores no
-//! weights at all, and delivery prefetches the groups a few spikes ahead of the one it adds.
+//! weights at all, the tables ask for huge pages (see `memory.rs`), and delivery prefetches
+//! the groups a few spikes ahead of the one it adds.
+//!
+//! Delivery runs in parallel over ranges of the target population's blocks, one per thread:
+//! every thread walks all the due groups, in order, and adds those of their synapses whose
+//! target lies in its range (a bisection finds them when the group's targets ascend, as
+//! generated rules make them). Each state thus receives its additions in the order of a
+//! delivery on one thread, whatever the number of threads.
 
 use crate::connectivity::Connectivity;
 use crate::error::{Result, SimError};
+#[cfg(test)]
 use crate::neurons::Voltage;
 use crate::params::Param;
+use crate::params::Real;
 use crate::plasticity::stdp::{Stdp, StdpParams};
-use crate::synapses::{Pending, Receptors, Sink};
+#[cfg(test)]
+use crate::synapses::{Receptors, State};
+use crate::synapses::{Sink, BLOCK, LOG_BLOCK};
 use std::borrow::Cow;
 
 /// Synaptic delays in whole time steps (use [`crate::params::delay_steps`] to convert seconds).
@@ -106,6 +117,41 @@ pub(crate) fn prefetch_all<T>(items: &[T]) {
     }
 }
 
+/// Whether the targets of every group are in ascending order.
+fn ascending(groups: &[Group], targets: &[u32]) -> bool {
+    use rayon::prelude::*;
+    groups
+        .par_iter()
+        .all(|g| targets[g.start..g.end].windows(2).all(|w| w[0] <= w[1]))
+}
+
+/// A range of whole blocks of the target population, as one thread delivers into it.
+pub(crate) struct Part<'a, T> {
+    /// First neuron of the range (a multiple of [`BLOCK`]).
+    pub lo: usize,
+    /// One past the last neuron of the range.
+    pub hi: usize,
+    /// The receptor state of the range's blocks (block-major, `block_len` per block).
+    pub rec: &'a mut [T],
+    /// The membrane potentials of neurons `lo..hi`.
+    pub v: &'a mut [T],
+    /// Length of one block's chunk of the receptor state.
+    pub block_len: usize,
+}
+
+impl<T> Part<'_, T> {
+    /// The same range, borrowed again (to deliver several projections into it).
+    pub(crate) fn reborrow(&mut self) -> Part<'_, T> {
+        Part {
+            lo: self.lo,
+            hi: self.hi,
+            rec: self.rec,
+            v: self.v,
+            block_len: self.block_len,
+        }
+    }
+}
+
 /// Synapses from a spike source onto one receptor of a population.
 #[derive(Debug, Clone)]
 pub struct Projection {
@@ -124,6 +170,9 @@ pub struct Projection {
     ring: Vec<Vec<u32>>,
     scale: f64,
     stdp: Option<Stdp>,
+    /// Whether every group's targets are in ascending order: the targets of a range of the
+    /// population are then one run of the group, found by bisection.
+    ascending: bool,
 }
 
 impl Projection {
@@ -169,14 +218,18 @@ impl Projection {
         let row_ptr = conn.row_ptr().to_vec();
         let csr_targets = conn.targets();
         let mut targets = Vec::with_capacity(n_syn);
+        crate::memory::advise(&mut targets);
         let mut ws = Vec::with_capacity(if matches!(weights, Weights::Each(_)) {
             n_syn
         } else {
             0
         });
+        crate::memory::advise(&mut ws);
         let mut order = Vec::with_capacity(n_syn);
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::with_capacity(n_pre);
+        crate::memory::advise(&mut group_ptr);
+        crate::memory::advise(&mut groups);
         group_ptr.push(0);
         let mut perm: Vec<usize> = Vec::new();
         for i in 0..n_pre {
@@ -215,6 +268,7 @@ impl Projection {
             Some(first) if groups.iter().all(|g| g.delay == first.delay) => Some(first.delay),
             _ => None,
         };
+        let ascending = ascending(&groups, &targets);
         Ok(Projection {
             n_pre,
             n_post,
@@ -231,6 +285,7 @@ impl Projection {
             ring: vec![Vec::new(); max_delay as usize + 1],
             scale: 1.0,
             stdp: None,
+            ascending,
         })
     }
 
@@ -253,6 +308,8 @@ impl Projection {
         }
         let mut group_ptr = Vec::with_capacity(n_pre + 1);
         let mut groups = Vec::with_capacity(n_pre);
+        crate::memory::advise(&mut group_ptr);
+        crate::memory::advise(&mut groups);
         group_ptr.push(0);
         for i in 0..n_pre {
             let (start, end) = (row_ptr[i], row_ptr[i + 1]);
@@ -261,6 +318,7 @@ impl Projection {
             }
             group_ptr.push(groups.len());
         }
+        let ascending = ascending(&groups, &targets);
         Ok(Projection {
             n_pre,
             n_post,
@@ -274,6 +332,7 @@ impl Projection {
             ring: vec![Vec::new(); delay as usize + 1],
             scale: 1.0,
             stdp: None,
+            ascending,
         })
     }
 
@@ -389,82 +448,145 @@ impl Projection {
         }
     }
 
-    /// Delivers what is due at `step` into the target's receptor (or voltage).
-    pub(crate) fn deliver(
-        &mut self,
-        step: u64,
-        receptors: &mut Receptors,
-        mut v: Voltage<'_>,
-    ) -> u64 {
-        let slot = (step % self.ring.len() as u64) as usize;
-        if self.ring[slot].is_empty() {
+    /// The groups due at `step` (queued by [`Projection::push`]), in delivery order.
+    pub(crate) fn due(&self, step: u64) -> &[u32] {
+        &self.ring[(step % self.ring.len() as u64) as usize]
+    }
+
+    /// About how many synapses are due at `step` (due groups times their mean size): enough
+    /// to choose how many threads deliver, without reading the groups.
+    pub(crate) fn due_events(&self, step: u64) -> usize {
+        let groups = self.due(step).len();
+        if groups == 0 {
             return 0;
         }
-        let due = std::mem::take(&mut self.ring[slot]);
-        let sink = receptors.sink(self.receptor);
-        let mut events = 0u64;
+        groups * self.targets.len().div_ceil(self.groups.len().max(1))
+    }
+
+    /// Adds the synapses of the `due` groups whose targets lie in `part` to its state (`sink`:
+    /// where a spike of this projection lands). Each target receives its additions in the
+    /// order of `due` and, within a group, of the synapses: the order of a delivery over the
+    /// whole population. So the result does not depend on how the population is cut into
+    /// parts, that is, on the number of threads.
+    pub(crate) fn deliver_part<T: Real>(&self, due: &[u32], sink: Sink, part: Part<'_, T>) {
+        let Part {
+            lo,
+            hi,
+            rec,
+            v,
+            block_len,
+        } = part;
+        let whole = lo == 0 && hi >= self.n_post;
+        let first_block = lo >> LOG_BLOCK;
+        // The synapses of group `g` that may target the part: when the targets ascend, the
+        // run of them inside it (found by bisection), else all (filtered one by one).
+        let span = |g: u32| {
+            let Group { start, end, .. } = self.groups[g as usize];
+            if whole || !self.ascending {
+                return (start, end);
+            }
+            let targets = &self.targets[start..end];
+            let from = if lo == 0 {
+                0
+            } else {
+                targets.partition_point(|&j| (j as usize) < lo)
+            };
+            let to = if hi >= self.n_post {
+                targets.len()
+            } else {
+                from + targets[from..].partition_point(|&j| (j as usize) < hi)
+            };
+            (start + from, start + to)
+        };
+        // Three stages of prefetch: the groups, their synapses, then the states those
+        // synapses add to, so that the additions of a group find their states in cache.
         for (k, &g) in due.iter().enumerate() {
             if let Some(&ahead) = due.get(k + AHEAD) {
+                let (start, end) = span(ahead);
+                if let Sink::Row { row, .. } = sink {
+                    let offset = row * BLOCK;
+                    for &j in &self.targets[start..end] {
+                        let j = j as usize;
+                        if (lo..hi).contains(&j) {
+                            let b = (j >> LOG_BLOCK) - first_block;
+                            prefetch(
+                                rec.as_ptr()
+                                    .wrapping_add(b * block_len + offset + (j & (BLOCK - 1))),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(&ahead) = due.get(k + 2 * AHEAD) {
                 let Group { start, end, .. } = self.groups[ahead as usize];
                 prefetch_all(&self.targets[start..end]);
                 if let Weights::Each(ws) = &self.weights {
                     prefetch_all(&ws[start..end]);
                 }
             }
-            if let Some(&ahead) = due.get(k + 2 * AHEAD) {
+            if let Some(&ahead) = due.get(k + 3 * AHEAD) {
                 prefetch(&self.groups[ahead as usize]);
             }
-            let Group { start, end, .. } = self.groups[g as usize];
+            let (start, end) = span(g);
             let targets = &self.targets[start..end];
-            events += (end - start) as u64;
-            match (&self.weights, sink) {
-                (Weights::Uniform(w), Sink::Voltage) => {
-                    let x = self.scale * w;
-                    match &mut v {
-                        Voltage::F64(v) => targets.iter().for_each(|&j| v[j as usize] += x),
-                        Voltage::F32(v) => {
-                            let x = x as f32;
-                            targets.iter().for_each(|&j| v[j as usize] += x)
+            let mine = |j: usize| whole || self.ascending || (lo..hi).contains(&j);
+            match sink {
+                Sink::Voltage => {
+                    let v = &mut v[..];
+                    let mut add = |j: usize, x: f64| {
+                        if mine(j) {
+                            v[j - lo] += T::of(x);
+                        }
+                    };
+                    match &self.weights {
+                        Weights::Uniform(w) => {
+                            let x = self.scale * w;
+                            targets.iter().for_each(|&j| add(j as usize, x));
+                        }
+                        Weights::Each(ws) => {
+                            let f = self.scale;
+                            let pairs = targets.iter().zip(&ws[start..end]);
+                            pairs.for_each(|(&j, &w)| add(j as usize, f * w));
                         }
                     }
                 }
-                (Weights::Each(ws), Sink::Voltage) => {
-                    let f = self.scale;
-                    let pairs = targets.iter().zip(&ws[start..end]);
-                    match &mut v {
-                        Voltage::F64(v) => pairs.for_each(|(&j, &w)| v[j as usize] += f * w),
-                        Voltage::F32(v) => {
-                            pairs.for_each(|(&j, &w)| v[j as usize] += (f * w) as f32)
+                Sink::Row { row, factor } => {
+                    let offset = row * BLOCK;
+                    let rec = &mut rec[..];
+                    let mut add = |j: usize, x: T| {
+                        if mine(j) {
+                            let b = (j >> LOG_BLOCK) - first_block;
+                            rec[b * block_len + offset + (j & (BLOCK - 1))] += x;
                         }
-                    }
-                }
-                (Weights::Uniform(w), Sink::Row { row, factor }) => {
-                    let x = self.scale * factor * w;
-                    match receptors.pending_mut() {
-                        Pending::F64(p) => targets
-                            .iter()
-                            .for_each(|&j| Receptors::queue(p, row, j as usize, x)),
-                        Pending::F32(p) => {
-                            let x = x as f32;
-                            targets
-                                .iter()
-                                .for_each(|&j| Receptors::queue(p, row, j as usize, x))
+                    };
+                    match &self.weights {
+                        Weights::Uniform(w) => {
+                            let x = T::of(self.scale * factor * w);
+                            targets.iter().for_each(|&j| add(j as usize, x));
                         }
-                    }
-                }
-                (Weights::Each(ws), Sink::Row { row, factor }) => {
-                    let f = self.scale * factor;
-                    let pairs = targets.iter().zip(&ws[start..end]);
-                    match receptors.pending_mut() {
-                        Pending::F64(p) => {
-                            pairs.for_each(|(&j, &w)| Receptors::queue(p, row, j as usize, f * w))
+                        Weights::Each(ws) => {
+                            let f = self.scale * factor;
+                            let pairs = targets.iter().zip(&ws[start..end]);
+                            pairs.for_each(|(&j, &w)| add(j as usize, T::of(f * w)));
                         }
-                        Pending::F32(p) => pairs.for_each(|(&j, &w)| {
-                            Receptors::queue(p, row, j as usize, (f * w) as f32)
-                        }),
                     }
                 }
             }
+        }
+    }
+
+    /// Ends the delivery of step `step` (after [`Projection::deliver_part`] over every part):
+    /// the plastic weights see the pre-synaptic spikes, the ring slot is emptied. Returns the
+    /// number of synaptic events delivered.
+    pub(crate) fn finish(&mut self, step: u64) -> u64 {
+        let slot = (step % self.ring.len() as u64) as usize;
+        let due = std::mem::take(&mut self.ring[slot]);
+        let mut events = 0u64;
+        for &g in &due {
+            let Group { start, end, .. } = self.groups[g as usize];
+            events += (end - start) as u64;
+            // Each synapse is delivered at most once per step, so updating the weights after
+            // the step's whole delivery is the same as after each group's.
             if let (Some(stdp), Weights::Each(ws)) = (&mut self.stdp, &mut self.weights) {
                 stdp.on_pre(g as usize, start, end, step, &self.targets, ws);
             }
@@ -473,6 +595,43 @@ impl Projection {
         due.clear();
         self.ring[slot] = due;
         events
+    }
+
+    /// Delivers what is due at `step` into the whole target population (one thread).
+    #[cfg(test)]
+    pub(crate) fn deliver(&mut self, step: u64, receptors: &mut Receptors, v: Voltage<'_>) -> u64 {
+        let sink = receptors.sink(self.receptor);
+        let block_len = receptors.block_len();
+        let slot = (step % self.ring.len() as u64) as usize;
+        let due = std::mem::take(&mut self.ring[slot]);
+        let hi = self.n_post;
+        match (receptors.state_mut(), v) {
+            (State::F64(rec), Voltage::F64(v)) => self.deliver_part(
+                &due,
+                sink,
+                Part {
+                    lo: 0,
+                    hi,
+                    rec,
+                    v,
+                    block_len,
+                },
+            ),
+            (State::F32(rec), Voltage::F32(v)) => self.deliver_part(
+                &due,
+                sink,
+                Part {
+                    lo: 0,
+                    hi,
+                    rec,
+                    v,
+                    block_len,
+                },
+            ),
+            _ => unreachable!("a population's state has one precision"),
+        }
+        self.ring[slot] = due;
+        self.finish(step)
     }
 
     /// Post-synaptic spikes of this step (STDP only).
@@ -511,7 +670,7 @@ impl Projection {
 mod tests {
     use super::*;
     use crate::connectivity::Connectivity;
-    use crate::synapses::SynapseKind;
+    use crate::synapses::{Receptors, State, SynapseKind, BLOCK};
 
     #[test]
     fn groups_by_delay_and_delivers_after_exactly_the_delay() {
@@ -536,15 +695,96 @@ mod tests {
         let mut v = vec![0.0; 3];
         p.push(5, &[0, 1]);
         assert_eq!(p.deliver(5, &mut rec, Voltage::F64(&mut v)), 1);
-        rec.flush();
         assert_eq!(rec.gather(0), vec![0.0, 10.0, 0.0]);
         assert_eq!(p.deliver(6, &mut rec, Voltage::F64(&mut v)), 1);
-        rec.flush();
         assert_eq!(rec.gather(0), vec![0.0, 1010.0, 0.0]);
         assert_eq!(p.deliver(7, &mut rec, Voltage::F64(&mut v)), 2);
-        rec.flush();
         assert_eq!(rec.gather(0), vec![1.0, 1010.0, 100.0]);
         assert_eq!(p.deliver(8, &mut rec, Voltage::F64(&mut v)), 0);
+    }
+
+    /// Delivers `spikes` at step 0 into parts of `cut` blocks each; returns the state.
+    fn deliver_in_parts(
+        conn: &Connectivity,
+        weights: &Param,
+        spikes: &[u32],
+        cut: usize,
+    ) -> Vec<f64> {
+        let n = conn.n_post();
+        let mut p = Projection::new(conn.clone(), 0, weights, &Delays::Uniform(0)).unwrap();
+        let mut rec = Receptors::new(n);
+        rec.add("I", SynapseKind::ExpCurrent { tau: 1e-3 }).unwrap();
+        let (sink, block_len) = (rec.sink(0), rec.block_len());
+        let mut v = vec![0.0; n];
+        p.push(0, spikes);
+        let State::F64(data) = rec.state_mut() else {
+            panic!()
+        };
+        for (k, (data, v)) in data
+            .chunks_mut(cut * block_len)
+            .zip(v.chunks_mut(cut * BLOCK))
+            .enumerate()
+        {
+            let lo = k * cut * BLOCK;
+            let hi = (lo + v.len()).min(n);
+            p.deliver_part(
+                p.due(0),
+                sink,
+                Part {
+                    lo,
+                    hi,
+                    rec: data,
+                    v,
+                    block_len,
+                },
+            );
+        }
+        assert_eq!(
+            p.finish(0),
+            spikes
+                .iter()
+                .map(|&i| conn.row_ptr()[i as usize + 1] - conn.row_ptr()[i as usize])
+                .sum::<usize>() as u64
+        );
+        rec.gather(0)
+    }
+
+    #[test]
+    fn delivering_by_parts_adds_in_the_order_of_a_whole_delivery() {
+        // Many small weights onto few targets, repeated targets (multapses) included, so that a
+        // different order of the additions would round differently.
+        let n = 3 * BLOCK + 100;
+        let mut pre = Vec::new();
+        let mut post = Vec::new();
+        let mut rng = crate::rng::Rng::stream(7, 0);
+        for i in 0..50u32 {
+            for _ in 0..400 {
+                pre.push(i);
+                post.push(rng.below(n as u64) as u32);
+            }
+        }
+        let weights: Vec<f64> = (0..pre.len()).map(|_| rng.uniform() * 1e-3).collect();
+        let spikes: Vec<u32> = (0..50).collect();
+        // unsorted rows (list order), then the same synapses sorted per source
+        let unsorted = Connectivity::from_lists(50, n, &pre, &post).unwrap();
+        let mut pairs: Vec<(u32, u32, f64)> = pre
+            .iter()
+            .zip(&post)
+            .zip(&weights)
+            .map(|((&i, &j), &w)| (i, j, w))
+            .collect();
+        pairs.sort_by_key(|&(i, j, _)| (i, j));
+        let (pre_s, post_s): (Vec<u32>, Vec<u32>) = pairs.iter().map(|&(i, j, _)| (i, j)).unzip();
+        let w_s: Vec<f64> = pairs.iter().map(|p| p.2).collect();
+        let sorted = Connectivity::from_lists(50, n, &pre_s, &post_s).unwrap();
+        for (conn, w) in [(unsorted, weights), (sorted, w_s)] {
+            let w = Param::Array(w);
+            let whole = deliver_in_parts(&conn, &w, &spikes, 4);
+            for cut in [1, 2, 3] {
+                assert_eq!(deliver_in_parts(&conn, &w, &spikes, cut), whole);
+            }
+            assert!(whole.iter().any(|&x| x != 0.0));
+        }
     }
 
     #[test]
