@@ -1,20 +1,26 @@
 """CUBA (Vogels & Abbott 2005, Brian2's examples/CUBA.py): simcore against Brian2's C++
-standalone mode, side by side, at N = 4,000 / 40,000 / 400,000 neurons.
+standalone mode and NEST, side by side, at N = 4,000 / 40,000 / 400,000 neurons.
 
-N = 4,000 connects with Brian2's p = 0.02; larger networks keep 80 inputs per neuron (simcore:
-a fixed in-degree of 64 excitatory + 16 inhibitory; Brian2: p = 80/N), weights unchanged.
-Both run 1 s of biological time at dt = 0.1 ms on the same number of threads, recording every
-spike. simcore runs in float32 unless ``--precision float64`` (its spike statistics match either
-way; float64 is what exact parity with Brian2 needs); Brian2 runs in float64, its default, unless
+N = 4,000 connects with Brian2's p = 0.02; larger networks keep 80 inputs per neuron (simcore
+and NEST: a fixed in-degree of 64 excitatory + 16 inhibitory; Brian2: p = 80/N), weights
+unchanged. NEST runs its ``iaf_psc_exp`` neuron (``bench/peers/nest_cuba.py`` says how it maps
+onto Brian2's equations). All run 1 s of biological time at dt = 0.1 ms, the peers on the
+fastest of the thread counts tried, recording every spike (NEST counts every spike and
+records those of 4,000 neurons: its spike recorder costs about 30 kB per neuron). simcore runs
+in float32 unless ``--precision float64`` (its spike statistics match either way; float64 is
+what exact parity with Brian2 needs); Brian2 runs in float64, its default, unless
 ``--brian2-precision float32``. The table's header and the JSON say which.
 Simulation time and set-up time are reported apart (simcore: ``simcore.build``;
-Brian2: code generation, compilation and its own network construction). Each simulator runs
-in a child process of its own, so peak memory (max RSS) is its own.
+Brian2: code generation, compilation and its own network construction; NEST: creating and
+connecting the network and ``nest.Prepare``). Each simulator runs in a child process of its
+own, so peak memory (max RSS) is its own.
 
 Brian2 runs in its own environment (``$SPIKEX_CACHE_DIR/brian2-env``, made here if missing):
-Brian2 2.9 needs NumPy < 2.4, which the project does not pin.
+Brian2 2.9 needs NumPy < 2.4, which the project does not pin. NEST too (``nest-env``, with
+``nest-simulator`` from PyPI); a peer that cannot be installed or fails is left out (null
+fields, the reason printed). ``--no-brian2`` and ``--no-nest`` leave them out.
 
-    just bench cuba                                   # the full table (Brian2 takes minutes)
+    just bench cuba                                   # the full table (the peers take minutes)
     just bench cuba --sizes 4000,40000 --duration 0.2 # a quick look
 
 The last line printed is one JSON object: {"bench": "cuba", "results": [...]}.
@@ -34,7 +40,7 @@ from pathlib import Path
 from peer_env import peer_python
 
 ROOT = Path(__file__).resolve().parents[1]
-PEER = ROOT / "bench" / "peers" / "brian2_cuba.py"
+PEERS = ROOT / "bench" / "peers"
 
 
 def simcore_child(n: int, duration: float, threads: int, precision: str) -> dict[str, float]:
@@ -91,22 +97,8 @@ def run_simcore(n: int, duration: float, threads: int, precision: str, timeout: 
     return last_json(done.stdout)
 
 
-def run_brian2(
-    n: int, duration: float, threads: int, precision: str, timeout: float
-) -> dict | None:
-    """Brian2 C++ standalone on ``threads`` OpenMP threads (1: no OpenMP)."""
-    command = [
-        str(peer_python("brian2-env", "Brian2", "import brian2", ["brian2", "numpy<2.4"])),
-        str(PEER),
-        "--n",
-        str(n),
-        "--mode",
-        "standalone",
-    ]
-    command += ["--duration-ms", str(duration * 1000), "--threads", str(threads)]
-    command += ["--precision", precision]
-    if n > 4000:
-        command += ["--indegree", "80"]
+def run_peer(label: str, n: int, command: list[str], threads: int, timeout: float) -> dict | None:
+    """One run of a peer's script; None (with the reason printed) if it fails or times out."""
     # idle OpenMP threads sleep rather than spin, so a busy machine does not punish them
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     try:
@@ -114,25 +106,54 @@ def run_brian2(
             command, capture_output=True, text=True, timeout=timeout, check=True, cwd=ROOT, env=env
         )
     except subprocess.TimeoutExpired:
-        print(f"Brian2 at N = {n} took over {timeout:.0f} s; left out", file=sys.stderr)
+        print(f"{label} at N = {n} took over {timeout:.0f} s; left out", file=sys.stderr)
         return None
     except subprocess.CalledProcessError as error:
-        print(f"Brian2 at N = {n} failed:\n{error.stderr[-3000:]}", file=sys.stderr)
+        print(f"{label} at N = {n} failed:\n{error.stderr[-3000:]}", file=sys.stderr)
         return None
     figures = last_json(done.stdout)
     figures["threads"] = threads
     return figures
 
 
+def peer_command(
+    label: str, folder: str, probe: str, required: list[str], script: str, n: int
+) -> list[str] | None:
+    """The command line that runs ``script`` in the peer's environment (fixed in-degree 80
+    above N = 4,000, as simcore); None (with the reason printed) if it cannot be set up."""
+    try:
+        python = peer_python(folder, label, probe, required)
+    except (OSError, subprocess.CalledProcessError) as error:
+        print(f"{label} could not be installed ({error}); left out", file=sys.stderr)
+        return None
+    command = [str(python), str(PEERS / script), "--n", str(n)]
+    return command + (["--indegree", "80"] if n > 4000 else [])
+
+
 def best_brian2(
     n: int, duration: float, threads: list[int], precision: str, timeout: float
 ) -> dict | None:
-    """Brian2 at its fastest over the thread counts tried (its OpenMP build can be slower
-    than its serial one on few, shared cores)."""
-    runs = [
-        run for t in threads if (run := run_brian2(n, duration, t, precision, timeout)) is not None
-    ]
-    return min(runs, key=lambda run: run["simulation_s"], default=None)
+    """Brian2 C++ standalone at its fastest over the thread counts tried (its OpenMP build
+    can be slower than its serial one on few, shared cores; 1: no OpenMP)."""
+    command = peer_command(
+        "Brian2", "brian2-env", "import brian2", ["brian2", "numpy<2.4"], "brian2_cuba.py", n
+    )
+    if command is None:
+        return None
+    command += ["--mode", "standalone", "--duration-ms", str(duration * 1000)]
+    command += ["--precision", precision]
+    runs = [run_peer("Brian2", n, [*command, "--threads", str(t)], t, timeout) for t in threads]
+    return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
+
+
+def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
+    """NEST (``iaf_psc_exp``) at its fastest over the thread counts tried."""
+    command = peer_command("NEST", "nest-env", "import nest", ["nest-simulator"], "nest_cuba.py", n)
+    if command is None:
+        return None
+    command += ["--duration-ms", str(duration * 1000)]
+    runs = [run_peer("NEST", n, [*command, "--threads", str(t)], t, timeout) for t in threads]
+    return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
 
 
 def main() -> None:
@@ -142,7 +163,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="4000,40000,400000", help="comma-separated N")
     parser.add_argument("--duration", type=float, default=1.0, help="biological seconds")
     parser.add_argument(
-        "--threads", type=int, default=2, help="simcore threads (Brian2 also tries this many)"
+        "--threads", type=int, default=2, help="simcore threads (the peers also try this many)"
     )
     parser.add_argument(
         "--brian2-threads",
@@ -162,7 +183,14 @@ def main() -> None:
         default="float64",
         help="Brian2's default_float_dtype (default float64, Brian2's own default)",
     )
-    parser.add_argument("--no-brian2", action="store_true", help="simcore alone")
+    parser.add_argument(
+        "--nest-threads",
+        default=None,
+        help="comma-separated thread counts to try for NEST, the fastest is kept "
+        "(default: --threads)",
+    )
+    parser.add_argument("--no-brian2", action="store_true", help="leave Brian2 out")
+    parser.add_argument("--no-nest", action="store_true", help="leave NEST out")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
@@ -175,19 +203,26 @@ def main() -> None:
 
     duration, threads = arguments.duration, arguments.threads
     sizes = [int(size) for size in arguments.sizes.split(",") if size.strip()]
-    tries = arguments.brian2_threads or f"1,{threads}"
-    brian2_threads = sorted({int(t) for t in tries.split(",") if t.strip()})
+
+    def thread_counts(option: str) -> list[int]:
+        return sorted({int(t) for t in option.split(",") if t.strip()})
+
+    brian2_threads = thread_counts(arguments.brian2_threads or f"1,{threads}")
+    # One try: NEST takes minutes per simulated second at 400,000 neurons.
+    nest_threads = thread_counts(arguments.nest_threads or f"{threads}")
     results = []
     header = (
         f"{'N':>8} {'simcore s/s':>11} {'Brian2 s/s':>10} {'ratio':>6} {'rate Hz':>8} "
         f"{'B2 rate':>8} {'spikes':>9} {'B2 spikes':>9} {'setup s':>8} {'B2 setup':>8} "
-        f"{'MB':>6} {'B2 MB':>6} {'events/s':>10} {'B2 threads':>10}"
+        f"{'MB':>6} {'B2 MB':>6} {'events/s':>10} {'B2 threads':>10} | {'NEST s/s':>8} "
+        f"{'ratio':>6} {'rate Hz':>8} {'spikes':>9} {'setup s':>8} {'MB':>6} {'threads':>7}"
     )
     print(
         f"CUBA, {duration:g} s biological, dt = 0.1 ms; simcore on {threads} threads, Brian2 "
-        f"C++ standalone on the fastest of {brian2_threads} threads; simcore in "
-        f"{arguments.precision}, Brian2 in {arguments.brian2_precision}; s/s: seconds per "
-        "simulated second",
+        f"C++ standalone on the fastest of {brian2_threads} threads, NEST (iaf_psc_exp) on the "
+        f"fastest of {nest_threads}; simcore in {arguments.precision}, Brian2 in "
+        f"{arguments.brian2_precision}, NEST in float64; s/s: seconds per simulated second; "
+        "ratio: the peer's s/s over simcore's",
         flush=True,
     )
     print(header, flush=True)
@@ -198,8 +233,12 @@ def main() -> None:
             peer = best_brian2(
                 n, duration, brian2_threads, arguments.brian2_precision, arguments.timeout
             )
+        nest = (
+            None if arguments.no_nest else best_nest(n, duration, nest_threads, arguments.timeout)
+        )
         simcore_s = ours["run_s"] / duration
         brian2_s = peer["simulation_s"] / duration if peer else None
+        nest_s = nest["simulation_s"] / duration if nest else None
         result = {
             "n": n,
             "simcore_s": round(simcore_s, 4),
@@ -214,6 +253,11 @@ def main() -> None:
             "syn_events_per_s": round(ours["events"] / ours["run_s"]),
             "precision": ours["precision"],
             "brian2_precision": peer["precision"] if peer else None,
+            "nest_s": round(nest_s, 4) if nest_s is not None else None,
+            "nest_ratio": round(nest_s / simcore_s, 2) if nest_s is not None else None,
+            "nest_rate_hz": round(nest["rate_hz"], 3) if nest else None,
+            "nest_setup_s": round(nest["setup_s"], 3) if nest else None,
+            "nest_peak_mb": round(nest["peak_mb"], 1) if nest else None,
         }
         results.append(result)
 
@@ -227,7 +271,11 @@ def main() -> None:
             f"{cell(peer['spikes'] if peer else None, 9, '')} {ours['setup_s']:>8.2f} "
             f"{cell(result['brian2_setup_s'], 8, '.2f')} {ours['peak_mb']:>6.0f} "
             f"{cell(result['brian2_peak_mb'], 6, '.0f')} {result['syn_events_per_s']:>10.3g} "
-            f"{cell(peer['threads'] if peer else None, 10, '')}",
+            f"{cell(peer['threads'] if peer else None, 10, '')} | {cell(nest_s, 8, '.3f')} "
+            f"{cell(result['nest_ratio'], 6, '.1f')} {cell(result['nest_rate_hz'], 8, '.2f')} "
+            f"{cell(nest['spikes'] if nest else None, 9, '')} "
+            f"{cell(result['nest_setup_s'], 8, '.2f')} {cell(result['nest_peak_mb'], 6, '.0f')} "
+            f"{cell(nest['threads'] if nest else None, 7, '')}",
             flush=True,
         )
     print(json.dumps({"bench": "cuba", "results": results}))
