@@ -139,7 +139,19 @@ pub(crate) struct Part<'a, T> {
     pub block_len: usize,
 }
 
-impl<T> Part<'_, T> {
+impl<'a, T> Part<'a, T> {
+    /// The whole target population as one range (``v`` holds every neuron's potential).
+    #[cfg(test)]
+    pub(crate) fn whole(rec: &'a mut [T], v: &'a mut [T], block_len: usize) -> Self {
+        Part {
+            lo: 0,
+            hi: v.len(),
+            rec,
+            v,
+            block_len,
+        }
+    }
+
     /// The same range, borrowed again (to deliver several projections into it).
     pub(crate) fn reborrow(&mut self) -> Part<'_, T> {
         Part {
@@ -604,30 +616,13 @@ impl Projection {
         let block_len = receptors.block_len();
         let slot = (step % self.ring.len() as u64) as usize;
         let due = std::mem::take(&mut self.ring[slot]);
-        let hi = self.n_post;
         match (receptors.state_mut(), v) {
-            (State::F64(rec), Voltage::F64(v)) => self.deliver_part(
-                &due,
-                sink,
-                Part {
-                    lo: 0,
-                    hi,
-                    rec,
-                    v,
-                    block_len,
-                },
-            ),
-            (State::F32(rec), Voltage::F32(v)) => self.deliver_part(
-                &due,
-                sink,
-                Part {
-                    lo: 0,
-                    hi,
-                    rec,
-                    v,
-                    block_len,
-                },
-            ),
+            (State::F64(rec), Voltage::F64(v)) => {
+                self.deliver_part(&due, sink, Part::whole(rec, v, block_len))
+            }
+            (State::F32(rec), Voltage::F32(v)) => {
+                self.deliver_part(&due, sink, Part::whole(rec, v, block_len))
+            }
             _ => unreachable!("a population's state has one precision"),
         }
         self.ring[slot] = due;
