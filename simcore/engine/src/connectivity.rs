@@ -297,11 +297,7 @@ impl Connectivity {
         row_ptr.extend(std::iter::repeat(0).take(pre_offset + 1));
         row_ptr.extend(self.row_ptr[1..].iter().copied());
         row_ptr.resize(n_pre + 1, total);
-        let targets = self
-            .targets
-            .iter()
-            .map(|&j| j + post_offset as u32)
-            .collect();
+        let targets = crate::memory::collect(self.targets.iter().map(|&j| j + post_offset as u32));
         Ok(Connectivity {
             n_pre,
             n_post,

@@ -15,8 +15,9 @@
 //!
 //! Delivery runs in parallel over ranges of the target population's blocks, one per thread:
 //! every thread walks all the due groups, in order, and adds those of their synapses whose
-//! target lies in its range (a bisection finds them when the group's targets ascend, as
-//! generated rules make them). Each state thus receives its additions in the order of a
+//! target lies in its range (found from where an even spread would put them when the group's
+//! targets ascend, as generated rules make them; only that run of the group is prefetched).
+//! Each state thus receives its additions in the order of a
 //! delivery on one thread, whatever the number of threads.
 
 use crate::connectivity::Connectivity;
@@ -183,7 +184,7 @@ pub struct Projection {
     scale: f64,
     stdp: Option<Stdp>,
     /// Whether every group's targets are in ascending order: the targets of a range of the
-    /// population are then one run of the group, found by bisection.
+    /// population are then one run of the group, found by a search (see `first_at_least`).
     ascending: bool,
 }
 
@@ -491,7 +492,7 @@ impl Projection {
         let whole = lo == 0 && hi >= self.n_post;
         let first_block = lo >> LOG_BLOCK;
         // The synapses of group `g` that may target the part: when the targets ascend, the
-        // run of them inside it (found by bisection), else all (filtered one by one).
+        // run of them inside it (see `first_at_least`), else all (filtered one by one).
         let span = |g: u32| {
             let Group { start, end, .. } = self.groups[g as usize];
             if whole || !self.ascending {
@@ -501,12 +502,12 @@ impl Projection {
             let from = if lo == 0 {
                 0
             } else {
-                targets.partition_point(|&j| (j as usize) < lo)
+                self.first_at_least(targets, lo)
             };
             let to = if hi >= self.n_post {
                 targets.len()
             } else {
-                from + targets[from..].partition_point(|&j| (j as usize) < hi)
+                self.first_at_least(targets, hi)
             };
             (start + from, start + to)
         };
@@ -531,6 +532,14 @@ impl Projection {
             }
             if let Some(&ahead) = due.get(k + 2 * AHEAD) {
                 let Group { start, end, .. } = self.groups[ahead as usize];
+                let (start, end) = if whole || !self.ascending {
+                    (start, end)
+                } else {
+                    let len = end - start;
+                    let a = (len * lo / self.n_post).saturating_sub(16);
+                    let b = ((len * hi).div_ceil(self.n_post) + 16).min(len);
+                    (start + a, start + b)
+                };
                 prefetch_all(&self.targets[start..end]);
                 if let Weights::Each(ws) = &self.weights {
                     prefetch_all(&ws[start..end]);
@@ -585,6 +594,41 @@ impl Projection {
                 }
             }
         }
+    }
+
+    /// The first position of ascending `targets` holding `x` or more. It starts where targets
+    /// spread evenly over the population would put it (a step or two off, for random
+    /// connectivity: cheaper than a bisection, and near the synapses the part will read),
+    /// and gallops from there, so a skewed row costs a logarithm of the distance.
+    #[inline]
+    fn first_at_least(&self, targets: &[u32], x: usize) -> usize {
+        let below = |i: usize| (targets[i] as usize) < x;
+        let len = targets.len();
+        let guess = (len * x / self.n_post.max(1)).min(len);
+        let (mut lo, mut hi) = (0, len);
+        let mut step = 1;
+        if guess < len && below(guess) {
+            lo = guess + 1;
+            while guess + step < len {
+                if !below(guess + step) {
+                    hi = guess + step;
+                    break;
+                }
+                lo = guess + step + 1;
+                step *= 2;
+            }
+        } else {
+            hi = guess;
+            while step <= guess {
+                if below(guess - step) {
+                    lo = guess - step + 1;
+                    break;
+                }
+                hi = guess - step;
+                step *= 2;
+            }
+        }
+        lo + targets[lo..hi].partition_point(|&j| (j as usize) < x)
     }
 
     /// Ends the delivery of step `step` (after [`Projection::deliver_part`] over every part):
@@ -742,6 +786,37 @@ mod tests {
                 .sum::<usize>() as u64
         );
         rec.gather(0)
+    }
+
+    #[test]
+    fn finds_where_a_part_starts_in_skewed_rows_as_a_bisection_does() {
+        let n = 10_000;
+        let p = Projection::new(
+            Connectivity::from_lists(1, n, &[0], &[0]).unwrap(),
+            0,
+            &Param::Scalar(1.0),
+            &Delays::Uniform(0),
+        )
+        .unwrap();
+        let mut rng = crate::rng::Rng::stream(3, 0);
+        for len in [0, 1, 2, 5, 80, 1000] {
+            // rows crowded into a narrow band anywhere, or spread, repeated targets included
+            for band in [1, 10, 300, n] {
+                let at = rng.below((n - band + 1) as u64) as u32;
+                let mut row: Vec<u32> = (0..len)
+                    .map(|_| at + rng.below(band as u64) as u32)
+                    .collect();
+                row.sort_unstable();
+                for x in [0, 1, at as usize, (at as usize + band / 2), n / 2, n - 1, n] {
+                    let expected = row.partition_point(|&j| (j as usize) < x);
+                    assert_eq!(
+                        p.first_at_least(&row, x),
+                        expected,
+                        "len {len} band {band} x {x}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
