@@ -321,11 +321,12 @@ macro_rules! counter {
 counter!(u8);
 counter!(u32);
 
-/// Runs `work` over every block of a population, in parallel (rayon `join`, halving the range
-/// of blocks) when there is more than one. `vars` are the model's per-neuron variables (up to
-/// four, each of length `n`; pass empty slices for the rest), `aux` one more per-neuron array
-/// of any type (refractory counters; may be empty). Splitting is by block index only, so what each
-/// block computes does not depend on the number of threads, and nothing is allocated.
+/// Runs `work` over every block of a population, in parallel when there is more than one:
+/// rayon `join` halves the range of blocks down to one piece per thread, and each piece runs
+/// its blocks in order. `vars` are the model's per-neuron variables (up to four, each of
+/// length `n`; pass empty slices for the rest), `aux` one more per-neuron array of any type
+/// (refractory counters; may be empty). Splitting is by block index only, so what each block
+/// computes does not depend on the number of threads, and nothing is allocated.
 pub(crate) fn for_each_block<T: Stored, A: Send, F>(
     n: usize,
     vars: [&mut [T]; 4],
@@ -350,7 +351,9 @@ pub(crate) fn for_each_block<T: Stored, A: Send, F>(
         rec: data,
         spikes,
     };
-    recurse(span, block_len, list, work);
+    // As many pieces as threads: a fork costs a task hand-over, and blocks are equal work.
+    let piece = n_blocks.div_ceil(rayon::current_num_threads().max(1));
+    recurse(span, block_len, list, work, piece);
 }
 
 struct Span<'a, A, T> {
@@ -377,6 +380,7 @@ fn recurse<T: Stored, A: Send, F>(
     block_len: usize,
     list: &[crate::synapses::Receptor],
     work: &F,
+    piece: usize,
 ) where
     F: Fn(BlockView<'_, A, T>) + Sync,
 {
@@ -438,10 +442,15 @@ fn recurse<T: Stored, A: Send, F>(
         rec: r1,
         spikes: s1,
     };
-    rayon::join(
-        || recurse(left, block_len, list, work),
-        || recurse(right, block_len, list, work),
-    );
+    if n_blocks <= piece {
+        recurse(left, block_len, list, work, piece);
+        recurse(right, block_len, list, work, piece);
+    } else {
+        rayon::join(
+            || recurse(left, block_len, list, work, piece),
+            || recurse(right, block_len, list, work, piece),
+        );
+    }
 }
 
 /// One block's share of a population's state, handed to the model's block update.
