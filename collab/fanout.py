@@ -5,6 +5,11 @@ of its own peers; the other holders of the room apply them and send them to thei
 transport (``server`` has the Valkey one) may lose messages, so each carries its sender's
 sequence number: a receiver that sees a gap, or is told its subscription was interrupted,
 catches up from the log, which is the truth.
+
+A room that is the only subscriber of its channel publishes nothing but says ``hello`` when it
+opens, and ``goodbye`` when it closes; its numbers still count what it did not publish. A
+holder that hears from one it had not heard from answers with a ``hello`` of its own: so a
+newcomer that loaded the room before the last changes made alone sees the gap, and catches up.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ class Relayed(msgspec.Struct, frozen=True, array_like=True):
     """The sending room (one holder, for as long as it has the room loaded)."""
     seq: int
     """1, 2, 3, ... per origin: a number skipped is a message lost."""
-    kind: Literal["update", "awareness"]
+    kind: Literal["update", "awareness", "hello", "goodbye"]
     data: bytes
-    """A Yjs update, or an awareness update."""
+    """A Yjs update, or an awareness update (empty for ``hello`` and ``goodbye``)."""
     entry: int = 0
-    """The update's log entry id (0 for awareness)."""
+    """The update's log entry id (0 for the other kinds)."""
 
 
 INTERRUPTED = None
@@ -48,6 +53,11 @@ class Fanout(Protocol):
         """Send ``message`` to every subscriber of ``room``: queued, sent in order."""
         ...
 
+    async def alone(self, room: str) -> bool:
+        """Whether this subscription to ``room`` is, at this moment, its only one (False
+        when that cannot be told, or while the subscription is not confirmed)."""
+        ...
+
     async def close(self) -> None:
         """Stop (once the rooms using it are closed)."""
         ...
@@ -64,6 +74,9 @@ class Alone:
 
     def publish(self, room: str, message: bytes) -> None:
         pass
+
+    async def alone(self, room: str) -> bool:
+        return True
 
     async def close(self) -> None:
         pass

@@ -13,7 +13,8 @@ holds up nobody, and is dropped once its queue is full.
 Other processes may hold the same room: a committed change is also published to them through
 the fan-out (after it is in the log), and what they publish is applied here and sent to this
 room's peers, never appended again. When the fan-out may have lost something, the room
-catches up from storage.
+catches up from storage. A room that is its channel's only subscriber publishes nothing until
+another holder makes itself heard (``collab.fanout`` says how none misses anything).
 """
 
 from __future__ import annotations
@@ -172,6 +173,12 @@ class Room:
         """The last sequence number heard from each other holder of the room."""
         self._relayed_awareness: dict[int, float] = {}
         """When each awareness state relayed from another process was last heard of."""
+        self._alone = False
+        """Whether no other process holds the room (so nothing is published)."""
+        self._heard_of_others = 0
+        """How many times another holder made itself heard (or may have): a check of being
+        alone that began before the last of them tells nothing."""
+        self._alone_check: asyncio.Task[None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
         self._catching_up: asyncio.Task[None] | None = None
         self._catch_up_again = False
@@ -197,6 +204,8 @@ class Room:
         self._track(stored.entries)
         self._size = len(stored.state)
         self._wait_for_peers()
+        self._publish("hello")
+        self._check_alone_soon()
 
     async def serve(self, channel: Channel, access: Access = EDIT) -> None:
         """Keep ``channel``'s peer in sync until it leaves or is refused, then close it."""
@@ -253,12 +262,15 @@ class Room:
         for timer in (self._compact_timer, self._unload_timer, self._expiry):
             if timer:
                 timer.cancel()
-        if self._catching_up:
-            self._catching_up.cancel()
+        for task in (self._catching_up, self._alone_check):
+            if task:
+                task.cancel()
         for peer in list(self.peers):
             peer.end(Close.GOING_AWAY, "the server is unloading this document; reconnect")
         with contextlib.suppress(Exception):
             await self.fanout.unsubscribe(self.name)
+        # After unsubscribing, so a holder that hears it and checks finds itself alone.
+        self._publish("goodbye")
         if self._compaction:
             await self._compaction
         if self._log:
@@ -461,33 +473,80 @@ class Room:
             if peer.access.awareness or not awareness:
                 peer.send(message)
 
-    def _publish(self, kind: Literal["update", "awareness"], data: bytes, entry: int = 0) -> None:
+    def _publish(
+        self,
+        kind: Literal["update", "awareness", "hello", "goodbye"],
+        data: bytes = b"",
+        entry: int = 0,
+    ) -> None:
         self._sent += 1
+        if self._alone and kind in ("update", "awareness"):
+            # Nobody would hear it: a Valkey round trip and our own copy back, per change,
+            # saved. The number is still taken, so a holder that comes sees the gap.
+            return
         relayed = Relayed(self._origin, self._sent, kind, data, entry)
         self.fanout.publish(self.name, fanout.encode(relayed))
+
+    def _not_alone(self) -> None:
+        """Another holder made itself heard, or may have (a message may have been lost)."""
+        self._alone = False
+        self._heard_of_others += 1
+
+    def _check_alone_soon(self) -> None:
+        if not self.closed and (self._alone_check is None or self._alone_check.done()):
+            self._alone_check = asyncio.create_task(self._check_alone())
+
+    async def _check_alone(self) -> None:
+        heard = self._heard_of_others
+        try:
+            alone = await self.fanout.alone(self.name)
+        except Exception:
+            log.warning("could not tell whether %s has other holders", self.name, exc_info=True)
+            return
+        # Another holder may have subscribed and loaded the room since the check began:
+        # only one that says nothing until it has loaded can be missed, and that one's hello
+        # is answered (so it catches up on what was not published meanwhile).
+        if alone and heard == self._heard_of_others and not self.closed:
+            self._alone = True
 
     def _on_relayed(self, message: bytes | None) -> None:
         """What another holder of the room published (or ``INTERRUPTED``)."""
         if self.closed:
             return
         if message is fanout.INTERRUPTED:
+            # Whoever published meanwhile may be a newcomer that this room did not answer.
+            self._not_alone()
+            self._publish("hello")
             self._catch_up_soon()
+            self._check_alone_soon()
             return
         try:
             relayed = fanout.decode(message)
         except msgspec.DecodeError:
             log.warning("an unreadable message was published for %s", self.name)
+            self._not_alone()
             self._catch_up_soon()
             return
         if relayed.origin == self._origin:
             return
-        last = self._heard.get(relayed.origin, 0)
+        self._not_alone()
+        last = self._heard.get(relayed.origin)
+        if last is None:
+            # A holder not heard from before: it may lack changes made here while alone,
+            # which this answer's number shows it.
+            self._publish("hello")
+            last = 0
         if relayed.seq <= last:
             return  # heard already: a batch its sender published again after a failure
         self._heard[relayed.origin] = relayed.seq
         if relayed.seq != last + 1:
             # Lost in between, or a holder first heard from mid-way: the log has it all.
             self._catch_up_soon()
+        if relayed.kind == "hello":
+            return
+        if relayed.kind == "goodbye":
+            self._check_alone_soon()
+            return
         if relayed.kind == "awareness":
             try:
                 self.awareness.apply_awareness_update(relayed.data, origin=_RELAYED)

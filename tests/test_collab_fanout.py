@@ -9,6 +9,7 @@ import contextlib
 import json
 import random
 from collections.abc import AsyncIterator, Awaitable, Iterator
+from typing import Any
 
 import msgspec
 import pytest
@@ -17,6 +18,7 @@ import websockets
 from pycrdt import Decoder, Doc, Text, write_var_uint
 
 from collab import protocol
+from collab.fanout import decode as relayed_message
 from collab.registry import Rooms
 from collab.schema import roots
 from collab.store import DocumentStore
@@ -161,6 +163,36 @@ class LossyFanout(ValkeyFanout):
             super().publish(room, message)
 
 
+class WatchedFanout(ValkeyFanout):
+    """The Valkey fan-out, keeping the kind of what it publishes and its answers to whether
+    it is alone; while ``quiet``, what it publishes is held back (until ``speak``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.kinds: list[str] = []
+        self.answers: list[bool] = []
+        self.quiet = False
+        self._held: list[tuple[str, bytes]] = []
+
+    def publish(self, room: str, message: bytes) -> None:
+        self.kinds.append(relayed_message(message).kind)
+        if self.quiet:
+            self._held.append((room, message))
+        else:
+            super().publish(room, message)
+
+    def speak(self) -> None:
+        self.quiet = False
+        for room, message in self._held:
+            super().publish(room, message)
+        self._held.clear()
+
+    async def alone(self, room: str) -> bool:
+        answer = await super().alone(room)
+        self.answers.append(answer)
+        return answer
+
+
 @contextlib.asynccontextmanager
 async def holder(
     connections: Connections,
@@ -204,6 +236,74 @@ async def test_a_holder_that_missed_a_message_catches_up_from_the_log(
         lossy.lose = False
         edit(writer, "found")  # its number shows the gap
         await eventually(lambda: notes(reader) == "lost found")
+
+
+async def test_a_holder_alone_publishes_no_change_and_one_that_comes_later_has_them_all(
+    connections: Connections,
+) -> None:
+    room = await new_model()
+    async with (
+        holder(connections, WatchedFanout) as left,
+        piped_editor(joining(left, room)) as (writer, _),
+    ):
+        watched = left.fanout
+        assert isinstance(watched, WatchedFanout)
+        await eventually(lambda: watched.answers == [True])
+        edit(writer, "alone ")
+        held = await left.get(room)
+        await eventually(lambda: notes(held.doc) == "alone ")
+        assert "update" not in watched.kinds  # no Valkey round trip per change
+        async with (
+            holder(connections) as right,
+            piped_editor(joining(right, room)) as (reader, _),
+        ):
+            assert notes(reader) == "alone "
+            edit(writer, "together")
+            await eventually(lambda: notes(reader) == "alone together")
+            edit(writer, " again")
+            await eventually(lambda: notes(reader) == "alone together again")
+            assert "update" in watched.kinds
+
+
+async def test_a_holder_that_loaded_before_the_others_heard_of_it_catches_up(
+    connections: Connections,
+) -> None:
+    """The newcomer subscribed and loaded, but its hello has not reached the holder that
+    thinks itself alone: what that one stores meanwhile is not published, and reaches the
+    newcomer once its hello is answered."""
+    room = await new_model()
+    async with (
+        holder(connections, WatchedFanout) as left,
+        holder(connections, WatchedFanout) as right,
+        piped_editor(joining(left, room)) as (writer, _),
+    ):
+        alone, newcomer = left.fanout, right.fanout
+        assert isinstance(alone, WatchedFanout) and isinstance(newcomer, WatchedFanout)
+        await eventually(lambda: alone.answers == [True])
+        newcomer.quiet = True
+        async with piped_editor(joining(right, room)) as (reader, _):
+            edit(writer, "unheard")
+            held = await left.get(room)
+            await eventually(lambda: notes(held.doc) == "unheard")
+            await asyncio.sleep(0.5)
+            assert notes(reader) == ""
+            assert "update" not in alone.kinds
+            newcomer.speak()
+            await eventually(lambda: notes(reader) == "unheard")
+
+
+async def test_closing_the_fan_out_while_it_publishes_ends(connections: Connections) -> None:
+    """A room says goodbye as it closes, just before the fan-out is closed: a cancellation
+    that lands in the Valkey call then in flight may be swallowed by the client, and the
+    close must end all the same."""
+    for attempt in range(30):
+        closing = ValkeyFanout(
+            connections.valkey, retry_s=0.2, queue_bytes=1024, subscribe_timeout_s=5.0
+        )
+        await closing.subscribe("closing", lambda message: None)
+        closing.publish("closing", b"goodbye")
+        await asyncio.sleep(attempt * 0.0002)  # cancelled at each stage of the publish
+        await asyncio.wait_for(closing.close(), 5)
 
 
 async def test_a_holder_whose_subscription_broke_catches_up_from_the_log(

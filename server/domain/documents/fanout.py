@@ -55,6 +55,7 @@ class ValkeyFanout:
         self._lost: set[str] = set()
         """Channels whose messages were dropped, to be sent ``LOST``."""
         self._wake = asyncio.Event()
+        self._closing = False
         self._tasks = [asyncio.create_task(self._listen()), asyncio.create_task(self._send())]
 
     async def subscribe(self, room: str, deliver: Deliver) -> None:
@@ -87,6 +88,26 @@ class ValkeyFanout:
         self._queue([(CHANNEL_PREFIX + room, message)])
         self._wake.set()
 
+    async def alone(self, room: str) -> bool:
+        channel = CHANNEL_PREFIX + room
+        if not self._subscribed(channel):
+            return False
+        try:
+            [(_, count)] = await self.client.pubsub_numsub(channel)
+        except _FAILURES:
+            return False
+        # Ours is among them only if it was confirmed before and is still up after.
+        return count == 1 and self._subscribed(channel)
+
+    def _subscribed(self, channel: str) -> bool:
+        confirmed = self._confirmed.get(channel)
+        return (
+            self._pubsub is not None
+            and confirmed is not None
+            and confirmed.done()
+            and channel not in self._interrupted
+        )
+
     def _queue(self, messages: list[tuple[str, bytes]], *, first: bool = False) -> None:
         """Add ``messages`` to the outbox (at its front when ``first``: a batch to retry),
         dropping the oldest while it is over its bound: Valkey is not keeping up, and the
@@ -102,6 +123,10 @@ class ValkeyFanout:
             self._lost.add(channel)
 
     async def close(self) -> None:
+        # A cancellation that lands inside a Valkey client call can be swallowed by it (seen
+        # for a publish in flight): the tasks then stop at their next turn instead.
+        self._closing = True
+        self._wake.set()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -110,7 +135,7 @@ class ValkeyFanout:
                 await self._pubsub.aclose()
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closing:
             pubsub = self.client.pubsub()
             try:
                 # The bare prefix is always subscribed: with no room, it is still a
@@ -123,7 +148,7 @@ class ValkeyFanout:
                     await pubsub.subscribe(*opened)
                 if closed := channels - set(self._deliver):
                     await pubsub.unsubscribe(*closed)
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(timeout=self.retry_s)
                     if message is not None:
                         self._dispatch(message)
@@ -149,7 +174,7 @@ class ValkeyFanout:
                 deliver(INTERRUPTED)
 
     async def _send(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
             while self._outbox or self._lost:
