@@ -13,7 +13,10 @@ what exact parity with Brian2 needs); Brian2 runs in float64, its default, unles
 Simulation time and set-up time are reported apart (simcore: ``simcore.build``;
 Brian2: code generation, compilation and its own network construction; NEST: creating and
 connecting the network and ``nest.Prepare``). Each simulator runs in a child process of its
-own, so peak memory (max RSS) is its own.
+own, so peak memory (max RSS) is its own. The memory-bound runs here vary by up to 2x from run
+to run on a shared host, so simcore and Brian2 are each timed ``--repeat`` times (3; Brian2 at
+each thread count) and their fastest run is kept, as ``timeit`` does; the JSON lists all of
+simcore's. NEST runs once (minutes at 400,000 neurons).
 
 Brian2 runs in its own environment (``$SPIKEX_CACHE_DIR/brian2-env``, made here if missing):
 Brian2 2.9 needs NumPy < 2.4, which the project does not pin. NEST too (``nest-env``, with
@@ -131,10 +134,11 @@ def peer_command(
 
 
 def best_brian2(
-    n: int, duration: float, threads: list[int], precision: str, timeout: float
+    n: int, duration: float, threads: list[int], precision: str, repeat: int, timeout: float
 ) -> dict | None:
     """Brian2 C++ standalone at its fastest over the thread counts tried (its OpenMP build
-    can be slower than its serial one on few, shared cores; 1: no OpenMP)."""
+    can be slower than its serial one on few, shared cores; 1: no OpenMP), ``repeat`` runs
+    each."""
     command = peer_command(
         "Brian2", "brian2-env", "import brian2", ["brian2", "numpy<2.4"], "brian2_cuba.py", n
     )
@@ -142,7 +146,11 @@ def best_brian2(
         return None
     command += ["--mode", "standalone", "--duration-ms", str(duration * 1000)]
     command += ["--precision", precision]
-    runs = [run_peer("Brian2", n, [*command, "--threads", str(t)], t, timeout) for t in threads]
+    runs = [
+        run_peer("Brian2", n, [*command, "--threads", str(t)], t, timeout)
+        for t in threads
+        for _ in range(repeat)
+    ]
     return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
 
 
@@ -189,6 +197,12 @@ def main() -> None:
         help="comma-separated thread counts to try for NEST, the fastest is kept "
         "(default: --threads)",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs of simcore and of Brian2 (per thread count) at each size; the fastest is kept",
+    )
     parser.add_argument("--no-brian2", action="store_true", help="leave Brian2 out")
     parser.add_argument("--no-nest", action="store_true", help="leave NEST out")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds per run")
@@ -220,18 +234,24 @@ def main() -> None:
     print(
         f"CUBA, {duration:g} s biological, dt = 0.1 ms; simcore on {threads} threads, Brian2 "
         f"C++ standalone on the fastest of {brian2_threads} threads, NEST (iaf_psc_exp) on the "
-        f"fastest of {nest_threads}; simcore in {arguments.precision}, Brian2 in "
+        f"fastest of {nest_threads}; simcore and Brian2 each the fastest of "
+        f"{max(1, arguments.repeat)} runs; simcore in {arguments.precision}, Brian2 in "
         f"{arguments.brian2_precision}, NEST in float64; s/s: seconds per simulated second; "
         "ratio: the peer's s/s over simcore's",
         flush=True,
     )
     print(header, flush=True)
     for n in sizes:
-        ours = run_simcore(n, duration, threads, arguments.precision, arguments.timeout)
+        repeat = max(1, arguments.repeat)
+        runs = [
+            run_simcore(n, duration, threads, arguments.precision, arguments.timeout)
+            for _ in range(repeat)
+        ]
+        ours = min(runs, key=lambda run: run["run_s"])
         peer = None
         if not arguments.no_brian2:
             peer = best_brian2(
-                n, duration, brian2_threads, arguments.brian2_precision, arguments.timeout
+                n, duration, brian2_threads, arguments.brian2_precision, repeat, arguments.timeout
             )
         nest = (
             None if arguments.no_nest else best_nest(n, duration, nest_threads, arguments.timeout)
@@ -242,6 +262,7 @@ def main() -> None:
         result = {
             "n": n,
             "simcore_s": round(simcore_s, 4),
+            "simcore_runs_s": [round(run["run_s"] / duration, 4) for run in runs],
             "brian2_s": round(brian2_s, 4) if brian2_s is not None else None,
             "ratio": round(brian2_s / simcore_s, 2) if brian2_s is not None else None,
             "rate_hz": round(ours["rate_hz"], 3),
