@@ -17,8 +17,8 @@
 //! every thread walks all the due groups, in order, and adds those of their synapses whose
 //! target lies in its range (found from where an even spread would put them when the group's
 //! targets ascend, as generated rules make them; only that run of the group is prefetched).
-//! Each state thus receives its additions in the order of a
-//! delivery on one thread, whatever the number of threads.
+//! Each state thus receives its additions in the order of a delivery on one thread, whatever
+//! the number of threads.
 
 use crate::connectivity::Connectivity;
 use crate::error::{Result, SimError};
@@ -95,6 +95,9 @@ impl Weights {
 
 /// How many groups ahead of the one being delivered are prefetched.
 const AHEAD: usize = 4;
+/// How many synapses on each side of a part's estimated run of a group are prefetched with it
+/// (for random connectivity the estimate is a few synapses off).
+const SLACK: usize = 16;
 
 /// Asks the CPU to start loading the cache line at `p` (a hint: never faults).
 #[inline(always)]
@@ -512,10 +515,17 @@ impl Projection {
             (start + from, start + to)
         };
         // Three stages of prefetch: the groups, their synapses, then the states those
-        // synapses add to, so that the additions of a group find their states in cache.
-        for (k, &g) in due.iter().enumerate() {
+        // synapses add to, so that the additions of a group find their states in cache. The
+        // runs found for the last stage are kept for the delivery, AHEAD groups later.
+        let mut spans = [(0, 0); AHEAD];
+        for (slot, &g) in spans.iter_mut().zip(due) {
+            *slot = span(g);
+        }
+        for k in 0..due.len() {
+            let (start, end) = spans[k % AHEAD];
             if let Some(&ahead) = due.get(k + AHEAD) {
-                let (start, end) = span(ahead);
+                spans[k % AHEAD] = span(ahead);
+                let (start, end) = spans[k % AHEAD];
                 if let Sink::Row { row, .. } = sink {
                     let offset = row * BLOCK;
                     for &j in &self.targets[start..end] {
@@ -536,8 +546,8 @@ impl Projection {
                     (start, end)
                 } else {
                     let len = end - start;
-                    let a = (len * lo / self.n_post).saturating_sub(16);
-                    let b = ((len * hi).div_ceil(self.n_post) + 16).min(len);
+                    let a = self.evenly(len, lo).saturating_sub(SLACK);
+                    let b = (self.evenly(len, hi) + SLACK).min(len);
                     (start + a, start + b)
                 };
                 prefetch_all(&self.targets[start..end]);
@@ -548,7 +558,6 @@ impl Projection {
             if let Some(&ahead) = due.get(k + 3 * AHEAD) {
                 prefetch(&self.groups[ahead as usize]);
             }
-            let (start, end) = span(g);
             let targets = &self.targets[start..end];
             let mine = |j: usize| whole || self.ascending || (lo..hi).contains(&j);
             match sink {
@@ -596,6 +605,12 @@ impl Projection {
         }
     }
 
+    /// Where target `x` would sit in a group of `len` targets spread evenly over the population.
+    #[inline]
+    fn evenly(&self, len: usize, x: usize) -> usize {
+        (len * x / self.n_post.max(1)).min(len)
+    }
+
     /// The first position of ascending `targets` holding `x` or more. It starts where targets
     /// spread evenly over the population would put it (a step or two off, for random
     /// connectivity: cheaper than a bisection, and near the synapses the part will read),
@@ -604,7 +619,7 @@ impl Projection {
     fn first_at_least(&self, targets: &[u32], x: usize) -> usize {
         let below = |i: usize| (targets[i] as usize) < x;
         let len = targets.len();
-        let guess = (len * x / self.n_post.max(1)).min(len);
+        let guess = self.evenly(len, x);
         let (mut lo, mut hi) = (0, len);
         let mut step = 1;
         if guess < len && below(guess) {
