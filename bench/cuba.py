@@ -119,6 +119,18 @@ def run_peer(label: str, n: int, command: list[str], threads: int, timeout: floa
     return figures
 
 
+def fastest(
+    label: str, n: int, command: list[str], threads: list[int], repeat: int, timeout: float
+) -> dict | None:
+    """The fastest of ``repeat`` runs of a peer at each thread count (None if all failed)."""
+    runs = [
+        run_peer(label, n, [*command, "--threads", str(t)], t, timeout)
+        for t in threads
+        for _ in range(repeat)
+    ]
+    return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
+
+
 def peer_command(
     label: str, folder: str, probe: str, required: list[str], script: str, n: int
 ) -> list[str] | None:
@@ -146,12 +158,7 @@ def best_brian2(
         return None
     command += ["--mode", "standalone", "--duration-ms", str(duration * 1000)]
     command += ["--precision", precision]
-    runs = [
-        run_peer("Brian2", n, [*command, "--threads", str(t)], t, timeout)
-        for t in threads
-        for _ in range(repeat)
-    ]
-    return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
+    return fastest("Brian2", n, command, threads, repeat, timeout)
 
 
 def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
@@ -160,8 +167,7 @@ def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> di
     if command is None:
         return None
     command += ["--duration-ms", str(duration * 1000)]
-    runs = [run_peer("NEST", n, [*command, "--threads", str(t)], t, timeout) for t in threads]
-    return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
+    return fastest("NEST", n, command, threads, 1, timeout)
 
 
 def main() -> None:
