@@ -60,6 +60,7 @@ class Rooms:
             task.cancel()  # those still loading; a finished task ignores it
         await asyncio.gather(*(room.close() for room in rooms), *self._closing)
         await self.fanout.close()
+        await self.store.close()
 
     async def _load(self, name: str) -> Room:
         room = Room(name, self.store, self.limits, self._release, self.fanout)

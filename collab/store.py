@@ -48,6 +48,10 @@ class UpdateLog(Protocol):
         entries, if the snapshot is still ``expected``. False (nothing changed) otherwise."""
         ...
 
+    async def close(self) -> None:
+        """Give back what it holds of the database's connections."""
+        ...
+
 
 class Blobs(Protocol):
     """Whole objects by key (``server.objects.ObjectStore`` is one)."""
@@ -99,6 +103,9 @@ class DocumentStore:
 
     async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
         return await self.updates.append(room, updates)
+
+    async def close(self) -> None:
+        await self.updates.close()
 
     async def compact(
         self, room: str, state: bytes, covered: Sequence[int], base: str | None

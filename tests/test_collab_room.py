@@ -49,9 +49,19 @@ def blobs(request: pytest.FixtureRequest, connections: Connections, tmp_path: Pa
     return connections.objects
 
 
+@contextlib.asynccontextmanager
+async def closing(store: DocumentStore) -> AsyncIterator[DocumentStore]:
+    """``store``, whose update log gives its connections back to the pool at the end."""
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
 @pytest.fixture
-def store(connections: Connections) -> DocumentStore:
-    return DocumentStore(PostgresUpdateLog(model_of), connections.objects)
+async def store(connections: Connections) -> AsyncIterator[DocumentStore]:
+    async with closing(DocumentStore(PostgresUpdateLog(model_of), connections.objects)) as opened:
+        yield opened
 
 
 @contextlib.asynccontextmanager
@@ -106,7 +116,11 @@ async def transactions(room: str) -> int:
 
 async def test_the_store_keeps_a_snapshot_and_the_log_after_it(blobs: Blobs) -> None:
     room = await new_model()
-    store = DocumentStore(PostgresUpdateLog(model_of), blobs)
+    async with closing(DocumentStore(PostgresUpdateLog(model_of), blobs)) as store:
+        await check_snapshot_and_log(room, store, blobs)
+
+
+async def check_snapshot_and_log(room: str, store: DocumentStore, blobs: Blobs) -> None:
     first = await store.load(room)
     assert first.snapshot is None and len(first.entries) == 1  # the template's update
     doc = loaded(first.state)
@@ -140,11 +154,12 @@ async def test_appends_that_skip_the_flush_wait_are_committed_and_change_no_sess
 ) -> None:
     room = await new_model()
     store = DocumentStore(PostgresUpdateLog(model_of, wait_for_flush=False), connections.objects)
-    doc = loaded((await store.load(room)).state)
-    await store.append(room, [edit(doc, "a")])
-    await store.append(room, [edit(doc, "b")])
-    assert await rows(room) == 3  # seen from other connections: committed
-    assert notes(loaded((await store.load(room)).state)) == "ab"
+    async with closing(store):
+        doc = loaded((await store.load(room)).state)
+        await store.append(room, [edit(doc, "a")])
+        await store.append(room, [edit(doc, "b")])
+        assert await rows(room) == 3  # seen from other connections: committed
+        assert notes(loaded((await store.load(room)).state)) == "ab"
     # The setting was the appends' transactions' own: every pooled connection is as it was.
     pool = DocumentUpdate._meta.db.pool
     held = [await pool.acquire() for _ in range(pool.get_size())]
