@@ -223,6 +223,7 @@ class Room:
             try:
                 await peer.gone.wait()
             finally:
+                peer.end(None)  # if this was cancelled, the reader must stop too
                 pump.cancel()
                 if peer.committing:
                     # Left to finish: a change applied here must not be left unlogged or

@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import msgspec
 import pytest
-from pycrdt import Doc, Text
+from pycrdt import Doc, Provider, Text
 
 from collab.protocol import Close
 from collab.registry import Rooms
@@ -26,7 +26,7 @@ from server.domain.models.schemas import ModelCreate
 from server.domain.models.service import create_model
 from server.objects import ObjectStore
 from simcore.spec import ModelSpec
-from tests.doc_clients import Pipe, eventually, piped_editor
+from tests.doc_clients import TIMEOUT_S, Pipe, eventually, piped_editor
 
 LIMITS = Limits(
     max_message_bytes=64 * 1024,
@@ -237,6 +237,44 @@ async def test_a_peer_that_stops_reading_is_dropped_and_the_others_keep_up(
                 await eventually(lambda i=index: len(notes(reader)) == (i + 1) * 2000)
             await asyncio.wait_for(stuck, 5)
         assert stalled.closed is not None and stalled.closed[0] == Close.TOO_SLOW
+
+
+class HeldLog(PostgresUpdateLog):
+    """The update log, with each append held until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__(model_of)
+        self.appending = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def append(self, room: str, updates: Sequence[bytes]) -> list[int]:
+        self.appending.set()
+        await self.release.wait()
+        return await super().append(room, updates)
+
+
+async def test_a_change_whose_connection_ends_while_it_is_stored_is_still_stored_and_sent(
+    connections: Connections,
+) -> None:
+    room, log = await new_model(), HeldLog()
+    async with (
+        closing(DocumentStore(log, connections.objects)) as store,
+        open_rooms(store) as rooms,
+        piped_editor(joining(rooms, room)) as (reader, _),
+    ):
+        pipe, writer = Pipe(), Doc()
+        serving = asyncio.create_task(rooms.serve(room, pipe.room_end))
+        async with Provider(writer, pipe.peer_end) as provider:
+            await asyncio.wait_for(provider.synced.wait(), TIMEOUT_S)
+            edit(writer, "kept")
+            await eventually(log.appending.is_set)
+        # Its connection's handler ends (the server lets it go) before the change is stored.
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        log.release.set()
+        await eventually(lambda: notes(reader) == "kept")
+        assert await rows(room) == 1 + 1
 
 
 async def test_a_message_or_document_over_its_limit_is_refused_before_it_is_applied(
