@@ -232,30 +232,33 @@ fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) {
     }
 }
 
-/// Cuts a population's state into `out.len()` ranges of whole blocks (fewer when it has fewer
-/// blocks) and hands range `k` to `out[k]` (`range` says the precision).
+/// Cuts a population's state into the ranges of blocks it is updated in on `threads` threads
+/// (see [`crate::neurons::pieces`]) and hands range `k` to `out[k]`, which it adds when
+/// missing (`range` says the precision).
 fn cut<'a, T>(
     population: usize,
     receptors: &'a [Receptor],
-    (rec, v): (&'a mut [T], &'a mut [T]),
+    (mut rec, mut v): (&'a mut [T], &'a mut [T]),
     block_len: usize,
-    out: &mut [Vec<Target<'a>>],
+    threads: usize,
+    out: &mut Vec<Vec<Target<'a>>>,
     range: fn(Part<'a, T>) -> Range<'a>,
 ) {
-    let n = v.len();
-    let blocks = n.div_ceil(BLOCK);
-    let per = blocks.div_ceil(out.len().clamp(1, blocks.max(1))).max(1);
-    let chunks = rec
-        .chunks_mut(per * block_len)
-        .zip(v.chunks_mut(per * BLOCK));
-    for (k, (rec, v)) in chunks.enumerate() {
-        let lo = k * per * BLOCK;
-        let hi = lo + v.len();
+    let pieces = crate::neurons::pieces(v.len().div_ceil(BLOCK), threads);
+    if out.len() < pieces.len() {
+        out.resize_with(pieces.len(), Vec::new);
+    }
+    for (k, blocks) in pieces.into_iter().enumerate() {
+        let lo = blocks.start * BLOCK;
+        let hi = (blocks.end * BLOCK).min(lo + v.len());
+        let (part_rec, rest_rec) = rec.split_at_mut((blocks.len() * block_len).min(rec.len()));
+        let (part_v, rest_v) = v.split_at_mut(hi - lo);
+        (rec, v) = (rest_rec, rest_v);
         let part = Part {
             lo,
             hi,
-            rec,
-            v,
+            rec: part_rec,
+            v: part_v,
             block_len,
         };
         out[k].push(Target {
@@ -792,15 +795,16 @@ impl Network {
             };
             w.projection.push(t, spikes);
         }
-        // One range of every receiving population per thread, delivered in one parallel
-        // section; on one thread when the step has too few synapses to pay for the fork.
+        // Every receiving population cut into the ranges it is updated in, range k of each
+        // delivered by one task, all in one parallel section; on one thread when the step has
+        // too few synapses to pay for the fork.
         let events: usize = self.wiring.iter().map(|w| w.projection.due_events(t)).sum();
         let threads = if events < self.parallel_events {
             1
         } else {
-            rayon::current_num_threads().max(1)
+            rayon::current_num_threads()
         };
-        let mut ranges: Vec<Vec<Target<'_>>> = (0..threads).map(|_| Vec::new()).collect();
+        let mut ranges: Vec<Vec<Target<'_>>> = Vec::new();
         for (p, pop) in self.populations.iter_mut().enumerate() {
             let into = |w: &Wiring| w.target.0 == p && !w.projection.due(t).is_empty();
             if !self.wiring.iter().any(into) {
@@ -809,12 +813,24 @@ impl Network {
             let block_len = pop.receptors.block_len();
             let (list, state) = pop.receptors.split_mut();
             match (state, pop.model.voltage()) {
-                (State::F64(rec), Voltage::F64(v)) => {
-                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F64)
-                }
-                (State::F32(rec), Voltage::F32(v)) => {
-                    cut(p, list, (rec, v), block_len, &mut ranges, Range::F32)
-                }
+                (State::F64(rec), Voltage::F64(v)) => cut(
+                    p,
+                    list,
+                    (rec, v),
+                    block_len,
+                    threads,
+                    &mut ranges,
+                    Range::F64,
+                ),
+                (State::F32(rec), Voltage::F32(v)) => cut(
+                    p,
+                    list,
+                    (rec, v),
+                    block_len,
+                    threads,
+                    &mut ranges,
+                    Range::F32,
+                ),
                 _ => unreachable!("a population's state has one precision"),
             }
         }
@@ -1055,16 +1071,19 @@ mod tests {
     }
 
     #[test]
-    fn parallel_delivery_gives_the_same_network_on_one_and_two_threads() {
+    fn parallel_delivery_gives_the_same_network_on_one_two_and_three_threads() {
         for precision in [Precision::F64, Precision::F32] {
             let one = run(1, precision);
             assert!(one.0.len() > 1000, "{} spikes", one.0.len());
-            let two = run(2, precision);
-            assert_eq!(one.0, two.0);
-            assert_eq!(one.1, two.1);
-            let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&one.2), bits(&two.2));
-            assert_eq!(bits(&one.3), bits(&two.3));
+            // three threads cut the three blocks into pieces of unequal sizes
+            for threads in [2, 3] {
+                let many = run(threads, precision);
+                assert_eq!(one.0, many.0);
+                assert_eq!(one.1, many.1);
+                let bits = |x: &[f64]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&one.2), bits(&many.2));
+                assert_eq!(bits(&one.3), bits(&many.3));
+            }
         }
     }
 }

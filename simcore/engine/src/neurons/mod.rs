@@ -351,9 +351,37 @@ pub(crate) fn for_each_block<T: Stored, A: Send, F>(
         rec: data,
         spikes,
     };
-    // As many pieces as threads: a fork costs a task hand-over, and blocks are equal work.
-    let piece = n_blocks.div_ceil(rayon::current_num_threads().max(1));
+    let piece = piece_blocks(n_blocks, rayon::current_num_threads());
     recurse(span, block_len, list, work, piece);
+}
+
+/// The most blocks in one piece of [`for_each_block`]: as many pieces as threads, since a
+/// fork costs a task hand-over and blocks are equal work.
+fn piece_blocks(n_blocks: usize, threads: usize) -> usize {
+    n_blocks.div_ceil(threads.max(1))
+}
+
+/// The pieces (ranges of blocks, in order) that [`for_each_block`] cuts `n_blocks` blocks
+/// into on `threads` threads: halves of halves, as its `join`s split them. The first piece
+/// runs on the calling thread and, on two threads, the second on the other one; spike
+/// delivery hands each thread the same blocks, so that a block's state is written by one
+/// core only and stays in its cache from delivery to the next update.
+pub(crate) fn pieces(n_blocks: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
+    fn halve(blocks: std::ops::Range<usize>, piece: usize, out: &mut Vec<std::ops::Range<usize>>) {
+        let n = blocks.len();
+        if n <= piece {
+            if n > 0 {
+                out.push(blocks);
+            }
+            return;
+        }
+        let mid = blocks.start + n / 2;
+        halve(blocks.start..mid, piece, out);
+        halve(mid..blocks.end, piece, out);
+    }
+    let mut out = Vec::new();
+    halve(0..n_blocks, piece_blocks(n_blocks, threads), &mut out);
+    out
 }
 
 struct Span<'a, A, T> {

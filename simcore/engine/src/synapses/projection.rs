@@ -13,7 +13,8 @@
 //! weights at all, the tables ask for huge pages (see `memory.rs`), and delivery prefetches
 //! the groups a few spikes ahead of the one it adds.
 //!
-//! Delivery runs in parallel over ranges of the target population's blocks, one per thread:
+//! Delivery runs in parallel over ranges of the target population's blocks, the pieces its
+//! update runs in (see `neurons::pieces`: each is then delivered by the core that updates it):
 //! every thread walks all the due groups, in order, and adds those of their synapses whose
 //! target lies in its range (found from where an even spread would put them when the group's
 //! targets ascend, as generated rules make them; only that run of the group is prefetched).
