@@ -167,9 +167,11 @@ impl Exact {
         self.fast.is_some()
     }
 
-    /// The fused loop of the common case; returns whether some free neuron's `v` ended
-    /// above `v_th`. `counters` (one per neuron of the tile) count down in the same pass, and
-    /// a refractory neuron keeps its `v` (selected, not branched on, so the loop vectorises).
+    /// The fused loop of the common case; returns whether some neuron's `v` ended above
+    /// `v_th`: a free one that crossed it, or a refractory one held there (rare, and the
+    /// caller checks which are free; leaving freedom out of the test keeps the loop's masks
+    /// narrow). `counters` (one per neuron of the tile) count down in the same pass, and a
+    /// refractory neuron keeps its `v` (selected, not branched on, so the loop vectorises).
     /// In `f64` the coefficients are used as they are; in `f32` they are rounded once.
     #[inline]
     #[allow(clippy::too_many_arguments)]
@@ -232,7 +234,7 @@ impl Exact {
                     let next = c0 + (zero + em * *v) + extra;
                     let free = k.tick();
                     *v = if free { next } else { *v };
-                    any |= free & (next > v_th);
+                    any |= *v > v_th;
                 }
             }
             [(r, c, d)] => {
@@ -244,7 +246,7 @@ impl Exact {
                     let next = c0 + (s + em * *v) + extra;
                     let free = k.tick();
                     *v = if free { next } else { *v };
-                    any |= free & (next > v_th);
+                    any |= *v > v_th;
                 }
             }
             [(r1, c1, d1), (r2, c2, d2)] => {
@@ -264,7 +266,7 @@ impl Exact {
                     let next = c0 + (s + em * *v) + extra;
                     let free = k.tick();
                     *v = if free { next } else { *v };
-                    any |= free & (next > v_th);
+                    any |= *v > v_th;
                 }
             }
             _ => unreachable!("the fused loop takes at most two receptors"),
