@@ -185,19 +185,32 @@ impl Exact {
         i_ext: f64,
         v_th: T,
     ) -> bool {
+        // Adding a zero current changes no sum: `x + 0 = x` unless `x` is `-0`, and the sum
+        // `c0 + (..)` is never `-0` when `c0` is not zero. Then the loop leaves it out.
+        let no_current = fast.r_i * i_ext == 0.0 && T::of(fast.c0) != T::default();
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2. Only the vector width changes: without FMA every
             // product and sum is rounded as in the portable loop, so results are identical.
-            return unsafe { Self::fast_tile_avx2(fast, lo, hi, v, rec, counters, i_ext, v_th) };
+            return unsafe {
+                if no_current {
+                    Self::fast_tile_avx2::<T, C, false>(fast, lo, hi, v, rec, counters, 0.0, v_th)
+                } else {
+                    Self::fast_tile_avx2::<T, C, true>(fast, lo, hi, v, rec, counters, i_ext, v_th)
+                }
+            };
         }
-        Self::fast_tile_body(fast, lo, hi, v, rec, counters, i_ext, v_th)
+        if no_current {
+            Self::fast_tile_body::<T, C, false>(fast, lo, hi, v, rec, counters, 0.0, v_th)
+        } else {
+            Self::fast_tile_body::<T, C, true>(fast, lo, hi, v, rec, counters, i_ext, v_th)
+        }
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[allow(clippy::too_many_arguments)]
-    unsafe fn fast_tile_avx2<T: Real, C: Counter>(
+    unsafe fn fast_tile_avx2<T: Real, C: Counter, const EXTRA: bool>(
         fast: &Fast,
         lo: usize,
         hi: usize,
@@ -207,12 +220,13 @@ impl Exact {
         i_ext: f64,
         v_th: T,
     ) -> bool {
-        Self::fast_tile_body(fast, lo, hi, v, rec, counters, i_ext, v_th)
+        Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
     }
 
+    /// The loop; `EXTRA`: whether the external current is added.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
-    fn fast_tile_body<T: Real, C: Counter>(
+    fn fast_tile_body<T: Real, C: Counter, const EXTRA: bool>(
         fast: &Fast,
         lo: usize,
         hi: usize,
@@ -227,11 +241,12 @@ impl Exact {
         let counters = &mut counters[..v.len()];
         let zero = T::default();
         let mut any = false;
+        let add = |x: T| if EXTRA { x + extra } else { x };
         // Same expressions, in the same order, as the general path (and Brian2).
         match fast.terms.as_slice() {
             [] => {
                 for (v, k) in v.iter_mut().zip(counters.iter_mut()) {
-                    let next = c0 + (zero + em * *v) + extra;
+                    let next = add(c0 + (zero + em * *v));
                     let free = k.tick();
                     *v = if free { next } else { *v };
                     any |= *v > v_th;
@@ -243,7 +258,7 @@ impl Exact {
                 for ((v, x), k) in v.iter_mut().zip(xs.iter_mut()).zip(counters.iter_mut()) {
                     let s = c * *x;
                     *x *= d;
-                    let next = c0 + (s + em * *v) + extra;
+                    let next = add(c0 + (s + em * *v));
                     let free = k.tick();
                     *v = if free { next } else { *v };
                     any |= *v > v_th;
@@ -263,7 +278,7 @@ impl Exact {
                     let s = c1 * *x + c2 * *y;
                     *x *= d1;
                     *y *= d2;
-                    let next = c0 + (s + em * *v) + extra;
+                    let next = add(c0 + (s + em * *v));
                     let free = k.tick();
                     *v = if free { next } else { *v };
                     any |= *v > v_th;
