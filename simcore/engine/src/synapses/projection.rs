@@ -518,28 +518,34 @@ impl Projection {
         // Three stages of prefetch: the groups, their synapses, then the states those
         // synapses add to, so that the additions of a group find their states in cache. The
         // runs found for the last stage are kept for the delivery, AHEAD groups later.
+        let base = rec.as_ptr();
+        let prefetch_states = |(start, end): (usize, usize)| {
+            if let Sink::Row { row, .. } = sink {
+                let offset = row * BLOCK;
+                for &j in &self.targets[start..end] {
+                    let j = j as usize;
+                    if (lo..hi).contains(&j) {
+                        let b = (j >> LOG_BLOCK) - first_block;
+                        prefetch(base.wrapping_add(b * block_len + offset + (j & (BLOCK - 1))));
+                    }
+                }
+            }
+        };
+        // The first groups have no earlier ones to start their stages: start them at once (a
+        // short list, as onto a small population, would otherwise wait on most of its own).
+        for &g in due.iter().take(3 * AHEAD) {
+            prefetch(&self.groups[g as usize]);
+        }
         let mut spans = [(0, 0); AHEAD];
         for (slot, &g) in spans.iter_mut().zip(due) {
             *slot = span(g);
+            prefetch_states(*slot);
         }
         for k in 0..due.len() {
             let (start, end) = spans[k % AHEAD];
             if let Some(&ahead) = due.get(k + AHEAD) {
                 spans[k % AHEAD] = span(ahead);
-                let (start, end) = spans[k % AHEAD];
-                if let Sink::Row { row, .. } = sink {
-                    let offset = row * BLOCK;
-                    for &j in &self.targets[start..end] {
-                        let j = j as usize;
-                        if (lo..hi).contains(&j) {
-                            let b = (j >> LOG_BLOCK) - first_block;
-                            prefetch(
-                                rec.as_ptr()
-                                    .wrapping_add(b * block_len + offset + (j & (BLOCK - 1))),
-                            );
-                        }
-                    }
-                }
+                prefetch_states(spans[k % AHEAD]);
             }
             if let Some(&ahead) = due.get(k + 2 * AHEAD) {
                 let Group { start, end, .. } = self.groups[ahead as usize];
