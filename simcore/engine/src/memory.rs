@@ -3,7 +3,8 @@
 //! Spike delivery reads each spike's synapses, and adds to their targets' states, at random
 //! places in tables of megabytes to hundreds of megabytes. With 4 KiB pages nearly every such
 //! read also misses the TLB, and under virtualisation a page walk costs many memory accesses:
-//! delivery then waits on walks more than on the data. 2 MiB pages cover such a table with a few hundred TLB entries.
+//! delivery then waits on walks more than on the data. 2 MiB pages cover such a table with a
+//! few hundred TLB entries.
 //!
 //! [`advise`] asks Linux to back a buffer with transparent huge pages when it is first touched
 //! (`madvise(MADV_HUGEPAGE)`, which takes effect where the system's setting is `madvise` or
