@@ -19,6 +19,10 @@ from typing import Literal, Protocol
 
 import msgspec
 
+Kind = Literal["update", "awareness", "hello", "goodbye"]
+"""What a relayed message is: a change, an awareness change, or a holder making itself
+heard as it opens (or answers a newcomer) and as it closes."""
+
 
 class Relayed(msgspec.Struct, frozen=True, array_like=True):
     """One message between holders of a room."""
@@ -27,7 +31,7 @@ class Relayed(msgspec.Struct, frozen=True, array_like=True):
     """The sending room (one holder, for as long as it has the room loaded)."""
     seq: int
     """1, 2, 3, ... per origin: a number skipped is a message lost."""
-    kind: Literal["update", "awareness", "hello", "goodbye"]
+    kind: Kind
     data: bytes
     """A Yjs update, or an awareness update (empty for ``hello`` and ``goodbye``)."""
     entry: int = 0

@@ -25,7 +25,7 @@ import logging
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 from pycrdt import Awareness, Doc, TransactionEvent
@@ -486,7 +486,7 @@ class Room:
 
     def _publish(
         self,
-        kind: Literal["update", "awareness", "hello", "goodbye"],
+        kind: fanout.Kind,
         data: bytes = b"",
         entry: int = 0,
     ) -> None:
