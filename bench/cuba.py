@@ -237,18 +237,18 @@ def main() -> None:
         f"{'MB':>6} {'B2 MB':>6} {'events/s':>10} {'B2 threads':>10} | {'NEST s/s':>8} "
         f"{'ratio':>6} {'rate Hz':>8} {'spikes':>9} {'setup s':>8} {'MB':>6} {'threads':>7}"
     )
+    repeat = max(1, arguments.repeat)
     print(
         f"CUBA, {duration:g} s biological, dt = 0.1 ms; simcore on {threads} threads, Brian2 "
         f"C++ standalone on the fastest of {brian2_threads} threads, NEST (iaf_psc_exp) on the "
         f"fastest of {nest_threads}; simcore and Brian2 each the fastest of "
-        f"{max(1, arguments.repeat)} runs; simcore in {arguments.precision}, Brian2 in "
+        f"{repeat} runs; simcore in {arguments.precision}, Brian2 in "
         f"{arguments.brian2_precision}, NEST in float64; s/s: seconds per simulated second; "
         "ratio: the peer's s/s over simcore's",
         flush=True,
     )
     print(header, flush=True)
     for n in sizes:
-        repeat = max(1, arguments.repeat)
         runs = [
             run_simcore(n, duration, threads, arguments.precision, arguments.timeout)
             for _ in range(repeat)
