@@ -155,6 +155,11 @@ pub(crate) trait Real:
 {
     /// Rounds an `f64` to this type.
     fn of(x: f64) -> Self;
+    /// The values as `f32`, when they are (the type an explicit SIMD loop handles).
+    #[inline(always)]
+    fn singles(_values: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
 }
 
 impl Real for f64 {
@@ -168,6 +173,10 @@ impl Real for f32 {
     #[inline(always)]
     fn of(x: f64) -> Self {
         x as f32
+    }
+    #[inline(always)]
+    fn singles(values: &mut [Self]) -> Option<&mut [f32]> {
+        Some(values)
     }
 }
 

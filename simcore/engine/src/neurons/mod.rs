@@ -282,6 +282,11 @@ pub(crate) trait Counter: Copy + Send + Sync + 'static {
     fn tick(&mut self) -> bool;
     /// Whether the neuron is free (after this step's [`Counter::tick`]).
     fn free(self) -> bool;
+    /// The counters as bytes, when they are (the width an explicit SIMD loop handles).
+    #[inline(always)]
+    fn bytes(_counters: &mut [Self]) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 impl Counter for () {
@@ -298,7 +303,7 @@ impl Counter for () {
 }
 
 macro_rules! counter {
-    ($t:ty) => {
+    ($t:ty, $bytes:expr) => {
         impl Counter for $t {
             /// `steps` must fit (the caller picks the width from the largest).
             #[inline(always)]
@@ -315,11 +320,15 @@ macro_rules! counter {
             fn free(self) -> bool {
                 self == 0
             }
+            #[inline(always)]
+            fn bytes(counters: &mut [Self]) -> Option<&mut [u8]> {
+                $bytes(counters)
+            }
         }
     };
 }
-counter!(u8);
-counter!(u32);
+counter!(u8, Some);
+counter!(u32, |_| None);
 
 /// Runs `work` over every block of a population, in parallel when there is more than one:
 /// rayon `join` halves the range of blocks down to one piece per thread, and each piece runs
