@@ -184,6 +184,10 @@ pub struct Projection {
     /// The delay of every group, when they all share one: queuing a spike then reads only
     /// `group_ptr`, not the groups (one cache miss less per spike).
     delay: Option<u32>,
+    /// Whether source `i`'s synapses are group `i`, for every source (one delay, none
+    /// without synapses: the usual case): a spike is then queued as it is, without reading
+    /// `group_ptr` (a cache miss per spike, in the one part of a step that runs on one thread).
+    groups_are_sources: bool,
     ring: Vec<Vec<u32>>,
     scale: f64,
     stdp: Option<Stdp>,
@@ -297,6 +301,7 @@ impl Projection {
             },
             order: (!identity).then_some(order),
             group_ptr,
+            groups_are_sources: delay.is_some() && groups.len() == n_pre,
             groups,
             delay,
             ring: vec![Vec::new(); max_delay as usize + 1],
@@ -336,6 +341,7 @@ impl Projection {
             group_ptr.push(groups.len());
         }
         let ascending = ascending(&groups, &targets);
+        let groups_are_sources = groups.len() == n_pre;
         Ok(Projection {
             n_pre,
             n_post,
@@ -346,6 +352,7 @@ impl Projection {
             group_ptr,
             groups,
             delay: Some(delay),
+            groups_are_sources,
             ring: vec![Vec::new(); delay as usize + 1],
             scale: 1.0,
             stdp: None,
@@ -444,6 +451,10 @@ impl Projection {
         let len = self.ring.len() as u64;
         if let Some(delay) = self.delay {
             let due = &mut self.ring[((step + delay as u64) % len) as usize];
+            if self.groups_are_sources {
+                due.extend_from_slice(spikes);
+                return;
+            }
             for (k, &i) in spikes.iter().enumerate() {
                 if let Some(&ahead) = spikes.get(k + AHEAD) {
                     prefetch(&self.group_ptr[ahead as usize]);
