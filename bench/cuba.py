@@ -15,8 +15,9 @@ Brian2: code generation, compilation and its own network construction; NEST: cre
 connecting the network and ``nest.Prepare``). Each simulator runs in a child process of its
 own, so peak memory (max RSS) is its own. The memory-bound runs here vary by up to 2x from run
 to run on a shared host, so simcore and Brian2 are each timed ``--repeat`` times (3; Brian2 at
-each thread count) and their fastest run is kept, as ``timeit`` does; the JSON lists all of
-simcore's. NEST runs once (minutes at 400,000 neurons).
+each thread count), taking turns so that a slow spell falls on both, and their fastest run is
+kept, as ``timeit`` does; the JSON lists all of simcore's. NEST runs once (minutes at 400,000
+neurons).
 
 Brian2 runs in its own environment (``$SPIKEX_CACHE_DIR/brian2-env``, made here if missing):
 Brian2 2.9 needs NumPy < 2.4, which the project does not pin. NEST too (``nest-env``, with
@@ -120,14 +121,10 @@ def run_peer(label: str, n: int, command: list[str], threads: int, timeout: floa
 
 
 def fastest(
-    label: str, n: int, command: list[str], threads: list[int], repeat: int, timeout: float
+    label: str, n: int, command: list[str], threads: list[int], timeout: float
 ) -> dict | None:
-    """The fastest of ``repeat`` runs of a peer at each thread count (None if all failed)."""
-    runs = [
-        run_peer(label, n, [*command, "--threads", str(t)], t, timeout)
-        for t in threads
-        for _ in range(repeat)
-    ]
+    """The fastest run of a peer over the thread counts (one run each; None if all failed)."""
+    runs = [run_peer(label, n, [*command, "--threads", str(t)], t, timeout) for t in threads]
     return min(filter(None, runs), key=lambda run: run["simulation_s"], default=None)
 
 
@@ -146,11 +143,10 @@ def peer_command(
 
 
 def best_brian2(
-    n: int, duration: float, threads: list[int], precision: str, repeat: int, timeout: float
+    n: int, duration: float, threads: list[int], precision: str, timeout: float
 ) -> dict | None:
     """Brian2 C++ standalone at its fastest over the thread counts tried (its OpenMP build
-    can be slower than its serial one on few, shared cores; 1: no OpenMP), ``repeat`` runs
-    each."""
+    can be slower than its serial one on few, shared cores; 1: no OpenMP), one run each."""
     command = peer_command(
         "Brian2", "brian2-env", "import brian2", ["brian2", "numpy<2.4"], "brian2_cuba.py", n
     )
@@ -158,7 +154,7 @@ def best_brian2(
         return None
     command += ["--mode", "standalone", "--duration-ms", str(duration * 1000)]
     command += ["--precision", precision]
-    return fastest("Brian2", n, command, threads, repeat, timeout)
+    return fastest("Brian2", n, command, threads, timeout)
 
 
 def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
@@ -167,7 +163,7 @@ def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> di
     if command is None:
         return None
     command += ["--duration-ms", str(duration * 1000)]
-    return fastest("NEST", n, command, threads, 1, timeout)
+    return fastest("NEST", n, command, threads, timeout)
 
 
 def main() -> None:
@@ -249,16 +245,17 @@ def main() -> None:
     )
     print(header, flush=True)
     for n in sizes:
-        runs = [
-            run_simcore(n, duration, threads, arguments.precision, arguments.timeout)
-            for _ in range(repeat)
-        ]
+        # simcore and Brian2 take turns, so that a slow spell of a shared host falls on both
+        runs, peer_runs = [], []
+        for _ in range(repeat):
+            runs.append(run_simcore(n, duration, threads, arguments.precision, arguments.timeout))
+            if not arguments.no_brian2:
+                precision = arguments.brian2_precision
+                peer_runs.append(
+                    best_brian2(n, duration, brian2_threads, precision, arguments.timeout)
+                )
         ours = min(runs, key=lambda run: run["run_s"])
-        peer = None
-        if not arguments.no_brian2:
-            peer = best_brian2(
-                n, duration, brian2_threads, arguments.brian2_precision, repeat, arguments.timeout
-            )
+        peer = min(filter(None, peer_runs), key=lambda run: run["simulation_s"], default=None)
         nest = (
             None if arguments.no_nest else best_nest(n, duration, nest_threads, arguments.timeout)
         )
