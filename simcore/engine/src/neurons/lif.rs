@@ -833,7 +833,7 @@ mod tests {
                     .map(|t| (t * 2, 0.021 + 0.01 * t as f64, 0.98 - 0.01 * t as f64))
                     .collect(),
             };
-            for (i_ext, len) in [(0.0, 256), (0.003, 61), (-0.002, 7), (0.0, 203)] {
+            for (i_ext, len) in [(0.0, TILE), (0.003, 61), (-0.002, 7), (0.0, 203)] {
                 let lo = 5;
                 let hi = lo + len;
                 let v: Vec<f32> = (0..BLOCK)
