@@ -142,19 +142,16 @@ def peer_command(
     return command + (["--indegree", "80"] if n > 4000 else [])
 
 
-def best_brian2(
-    n: int, duration: float, threads: list[int], precision: str, timeout: float
-) -> dict | None:
-    """Brian2 C++ standalone at its fastest over the thread counts tried (its OpenMP build
-    can be slower than its serial one on few, shared cores; 1: no OpenMP), one run each."""
+def brian2_command(n: int, duration: float, precision: str) -> list[str] | None:
+    """The command line of one Brian2 C++ standalone run (its thread count left to add);
+    None (with the reason printed) if Brian2 cannot be set up."""
     command = peer_command(
         "Brian2", "brian2-env", "import brian2", ["brian2", "numpy<2.4"], "brian2_cuba.py", n
     )
     if command is None:
         return None
     command += ["--mode", "standalone", "--duration-ms", str(duration * 1000)]
-    command += ["--precision", precision]
-    return fastest("Brian2", n, command, threads, timeout)
+    return [*command, "--precision", precision]
 
 
 def best_nest(n: int, duration: float, threads: list[int], timeout: float) -> dict | None:
@@ -245,15 +242,17 @@ def main() -> None:
     )
     print(header, flush=True)
     for n in sizes:
-        # simcore and Brian2 take turns, so that a slow spell of a shared host falls on both
+        command = (
+            None if arguments.no_brian2 else brian2_command(n, duration, arguments.brian2_precision)
+        )
+        # simcore and Brian2 take turns, so that a slow spell of a shared host falls on both;
+        # Brian2 at its fastest over the thread counts tried (its OpenMP build can be slower
+        # than its serial one on few, shared cores; 1: no OpenMP)
         runs, peer_runs = [], []
         for _ in range(repeat):
             runs.append(run_simcore(n, duration, threads, arguments.precision, arguments.timeout))
-            if not arguments.no_brian2:
-                precision = arguments.brian2_precision
-                peer_runs.append(
-                    best_brian2(n, duration, brian2_threads, precision, arguments.timeout)
-                )
+            if command is not None:
+                peer_runs.append(fastest("Brian2", n, command, brian2_threads, arguments.timeout))
         ours = min(runs, key=lambda run: run["run_s"])
         peer = min(filter(None, peer_runs), key=lambda run: run["simulation_s"], default=None)
         nest = (
