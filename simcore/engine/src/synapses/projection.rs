@@ -103,7 +103,7 @@ const SLACK: usize = 16;
 /// state each synapse adds to. Below it the states stay in cache between steps, and a prefetch
 /// per synapse costs more than the miss it saves. Measured on CUBA with 2 threads, switching
 /// between the two every other 100 ms: without it, 7% faster at 3 MB (400,000 neurons) and
-/// even at 8 MB; with it, 19-20% faster at 12 and 16 MB.
+/// about level at 8 MB; with it, 19-20% faster at 12 and 16 MB.
 const PREFETCH_STATES_BYTES: usize = 8 << 20;
 
 /// Asks the CPU to start loading the cache line at `p` (a hint: never faults).
