@@ -190,7 +190,28 @@ impl Exact {
     ) -> bool {
         // Adding a zero current changes no sum: `x + 0 = x` unless `x` is `-0`, and the sum
         // `c0 + (..)` is never `-0` when `c0` is not zero. Then the loop leaves it out.
-        let no_current = fast.r_i * i_ext == 0.0 && T::of(fast.c0) != T::default();
+        if fast.r_i * i_ext == 0.0 && T::of(fast.c0) != T::default() {
+            Self::fast_tile_on::<T, C, false>(fast, lo, hi, v, rec, counters, 0.0, v_th)
+        } else {
+            Self::fast_tile_on::<T, C, true>(fast, lo, hi, v, rec, counters, i_ext, v_th)
+        }
+    }
+
+    /// [`Exact::fast_tile`] on the best loop this CPU and these types have: the AVX2
+    /// intrinsics (`f32` state, byte counters), the portable loop compiled for AVX2, or the
+    /// portable loop; `EXTRA`: whether the external current is added.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn fast_tile_on<T: Real, C: Counter, const EXTRA: bool>(
+        fast: &Fast,
+        lo: usize,
+        hi: usize,
+        v: &mut [T],
+        rec: &mut [T],
+        counters: &mut [C],
+        i_ext: f64,
+        v_th: T,
+    ) -> bool {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             let mut th = [v_th];
@@ -202,32 +223,16 @@ impl Exact {
             ) {
                 // SAFETY: the CPU has AVX2.
                 return unsafe {
-                    if no_current {
-                        Self::fast_tile_intrinsics::<false>(
-                            fast, lo, hi, v, rec, counters, 0.0, v_th,
-                        )
-                    } else {
-                        Self::fast_tile_intrinsics::<true>(
-                            fast, lo, hi, v, rec, counters, i_ext, v_th,
-                        )
-                    }
+                    Self::fast_tile_intrinsics::<EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
                 };
             }
             // SAFETY: the CPU has AVX2. Only the vector width changes: without FMA every
             // product and sum is rounded as in the portable loop, so results are identical.
             return unsafe {
-                if no_current {
-                    Self::fast_tile_avx2::<T, C, false>(fast, lo, hi, v, rec, counters, 0.0, v_th)
-                } else {
-                    Self::fast_tile_avx2::<T, C, true>(fast, lo, hi, v, rec, counters, i_ext, v_th)
-                }
+                Self::fast_tile_avx2::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
             };
         }
-        if no_current {
-            Self::fast_tile_body::<T, C, false>(fast, lo, hi, v, rec, counters, 0.0, v_th)
-        } else {
-            Self::fast_tile_body::<T, C, true>(fast, lo, hi, v, rec, counters, i_ext, v_th)
-        }
+        Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
     }
 
     #[cfg(target_arch = "x86_64")]
