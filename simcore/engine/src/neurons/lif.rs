@@ -651,16 +651,7 @@ impl Lif {
                 };
                 match v_th {
                     PerNeuron::Uniform(vt) => {
-                        let vt = T::of(*vt);
-                        for (c, chunk) in v[lo..hi].chunks(16).enumerate() {
-                            if chunk.iter().fold(false, |any, &x| any | (x > vt)) {
-                                for (k, &x) in chunk.iter().enumerate() {
-                                    if x > vt {
-                                        accept(lo + c * 16 + k);
-                                    }
-                                }
-                            }
-                        }
+                        for_each_above(&mut v[lo..hi], T::of(*vt), |l| accept(lo + l));
                     }
                     PerNeuron::Each(vts) => {
                         for l in lo..hi {
@@ -706,6 +697,34 @@ impl Lif {
                 exact.tile(start, lo..hi, v, rec, k, i_ext, vt)
             };
             Self::advance(v_th, ref_steps, counters, n, v, receptors, spikes, &tile);
+        }
+    }
+}
+
+/// Calls `hit` with the position of every value of `v` above `th`, in order: with AVX2 when
+/// the CPU has it and the values are `f32` (the common case's threshold test, on the tiles
+/// where some neuron crossed), else sixteen at a time, with one branch per sixteen.
+#[inline]
+fn for_each_above<T: Real>(v: &mut [T], th: T, hit: impl FnMut(usize)) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        let mut th = [th];
+        if let (Some(v), Some(&mut [th])) = (T::singles(v), T::singles(&mut th)) {
+            // SAFETY: the CPU has AVX2.
+            return unsafe { avx2::for_each_above(v, th, hit) };
+        }
+    }
+    for_each_above_portable(v, th, hit);
+}
+
+fn for_each_above_portable<T: Real>(v: &[T], th: T, mut hit: impl FnMut(usize)) {
+    for (c, chunk) in v.chunks(16).enumerate() {
+        if chunk.iter().fold(false, |any, &x| any | (x > th)) {
+            for (k, &x) in chunk.iter().enumerate() {
+                if x > th {
+                    hit(c * 16 + k);
+                }
+            }
         }
     }
 }
@@ -823,6 +842,31 @@ mod tests {
     /// The AVX2 intrinsics and the portable loop leave the same bits in every state and give
     /// the same answer, for each number of receptors, with and without an external current,
     /// over tiles that end inside a vector, with refractory, just-freed and free neurons.
+    /// The threshold scans find exactly the values above the threshold, in order: not one
+    /// equal to it, not a NaN, whatever the length (whole vectors and a tail).
+    #[test]
+    fn threshold_scans_find_exactly_the_values_above() {
+        let mut rng = Rng::new(11);
+        let th = -0.05f32;
+        for len in [0, 1, 7, 8, 9, 16, 61, TILE] {
+            let mut v: Vec<f32> = (0..len)
+                .map(|_| match rng.next_u64() % 8 {
+                    0 => th,
+                    1 => f32::NAN,
+                    2 => f32::INFINITY,
+                    _ => (-0.06 + 0.012 * rng.uniform()) as f32,
+                })
+                .collect();
+            let expected: Vec<usize> = (0..len).filter(|&i| v[i] > th).collect();
+            let mut portable = Vec::new();
+            for_each_above_portable(&v, th, |i| portable.push(i));
+            assert_eq!(portable, expected, "portable scan, {len} values");
+            let mut chosen = Vec::new();
+            for_each_above(&mut v, th, |i| chosen.push(i));
+            assert_eq!(chosen, expected, "the scan this CPU uses, {len} values");
+        }
+    }
+
     #[test]
     fn intrinsic_and_portable_loops_agree_bit_for_bit() {
         if !std::arch::is_x86_feature_detected!("avx2") {

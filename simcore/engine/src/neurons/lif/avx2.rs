@@ -72,3 +72,29 @@ pub(super) unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
     _mm256_storeu_ps(lanes.as_mut_ptr(), top);
     (n, lanes.into_iter().fold(f32::NEG_INFINITY, f32::max))
 }
+
+/// Calls `hit` with the position of every value of `v` above `th`, in order (a NaN is not
+/// above): eight compared at a time, one branch per eight, where the portable scan of
+/// `Lif::advance` tests each value.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn for_each_above(v: &[f32], th: f32, mut hit: impl FnMut(usize)) {
+    let n = v.len() / 8 * 8;
+    let th8 = _mm256_set1_ps(th);
+    for i in (0..n).step_by(8) {
+        // SAFETY: i + 8 <= n <= v.len().
+        let x = _mm256_loadu_ps(v.as_ptr().add(i));
+        let mut above = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(x, th8)) as u32;
+        while above != 0 {
+            hit(i + above.trailing_zeros() as usize);
+            above &= above - 1;
+        }
+    }
+    for (k, &x) in v[n..].iter().enumerate() {
+        if x > th {
+            hit(n + k);
+        }
+    }
+}
