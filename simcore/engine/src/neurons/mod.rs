@@ -32,6 +32,7 @@ pub mod lif_cond;
 use crate::error::{Result, SimError};
 use crate::params::{timestep, PerNeuron, Precision};
 use crate::synapses::{Receptors, Stored, SynapseKind, BLOCK};
+use rayon::prelude::*;
 
 pub use adex::{AdEx, AdExParams};
 pub use izhikevich::{Izhikevich, IzhikevichParams};
@@ -333,11 +334,11 @@ counter!(u8, Some);
 counter!(u32, |_| None);
 
 /// Runs `work` over every block of a population, in parallel when there is more than one:
-/// rayon `join` halves the range of blocks down to one piece per thread, and each piece runs
-/// its blocks in order. `vars` are the model's per-neuron variables (up to four, each of
+/// the blocks are cut into [`pieces`] (one per thread), the pieces run in parallel and each
+/// runs its blocks in order. `vars` are the model's per-neuron variables (up to four, each of
 /// length `n`; pass empty slices for the rest), `aux` one more per-neuron array of any type
-/// (refractory counters; may be empty). Splitting is by block index only, so what each block
-/// computes does not depend on the number of threads, and nothing is allocated.
+/// (refractory counters; may be empty). Cutting is by block index only, so what each block
+/// computes does not depend on the number of threads.
 pub(crate) fn for_each_block<T: Stored, A: Send, F>(
     n: usize,
     vars: [&mut [T]; 4],
@@ -348,22 +349,39 @@ pub(crate) fn for_each_block<T: Stored, A: Send, F>(
 ) where
     F: Fn(BlockView<'_, A, T>) + Sync,
 {
-    let (list, data, block_len) = T::blocks(receptors);
-    let n_blocks = n.div_ceil(BLOCK);
-    if n_blocks == 0 {
-        return;
-    }
-    let span = Span {
+    let (list, rec, block_len) = T::blocks(receptors);
+    let mut rest = Span {
         first: 0,
-        n_blocks,
         n,
         vars,
         aux,
-        rec: data,
+        rec,
         spikes,
     };
-    let piece = piece_blocks(n_blocks, rayon::current_num_threads());
-    recurse(span, block_len, list, work, piece);
+    let run = |mut span: Span<'_, A, T>| {
+        while span.n > 0 {
+            let block = span.split_off(1, block_len);
+            if let Some(out) = block.spikes.first_mut() {
+                work(BlockView {
+                    start: block.first,
+                    vars: block.vars,
+                    aux: block.aux,
+                    receptors: list,
+                    rec: block.rec,
+                    spikes: out,
+                });
+            }
+        }
+    };
+    let (n_blocks, threads) = (n.div_ceil(BLOCK), rayon::current_num_threads());
+    if n_blocks <= 1 || threads <= 1 {
+        return run(rest); // one piece, and no list of them to allocate
+    }
+    let spans: Vec<Span<'_, A, T>> = pieces(n_blocks, threads)
+        .into_iter()
+        .map(|blocks| rest.split_off(blocks.len(), block_len))
+        .collect();
+    spans.into_par_iter().for_each(run);
 }
 
 /// The most blocks in one piece of [`for_each_block`]: as many pieces as threads, since a
@@ -373,10 +391,11 @@ fn piece_blocks(n_blocks: usize, threads: usize) -> usize {
 }
 
 /// The pieces (ranges of blocks, in order) that [`for_each_block`] cuts `n_blocks` blocks
-/// into on `threads` threads: halves of halves, as its `join`s split them. The first piece
-/// runs on the calling thread and, on two threads, the second on the other one; spike
-/// delivery hands each thread the same blocks, so that a block's state is written by one
-/// core only and stays in its cache from delivery to the next update.
+/// into on `threads` threads: halves of halves, so that rayon, which halves a list of pieces
+/// to run them in parallel, runs the first piece on the calling thread and, on two threads,
+/// the second on the other one. Spike delivery hands each thread the same blocks, so that a
+/// block's state is written by one core only and stays in its cache from delivery to the
+/// next update.
 pub(crate) fn pieces(n_blocks: usize, threads: usize) -> Vec<std::ops::Range<usize>> {
     fn halve(blocks: std::ops::Range<usize>, piece: usize, out: &mut Vec<std::ops::Range<usize>>) {
         let n = blocks.len();
@@ -395,14 +414,47 @@ pub(crate) fn pieces(n_blocks: usize, threads: usize) -> Vec<std::ops::Range<usi
     out
 }
 
+/// Consecutive neurons of a population (whole blocks, but for a last partial one): their
+/// variables, counters, receptor state and spike lists.
 struct Span<'a, A, T> {
+    /// Global index of the first neuron.
     first: usize,
-    n_blocks: usize,
+    /// Neurons.
     n: usize,
     vars: [&'a mut [T]; 4],
     aux: &'a mut [A],
     rec: &'a mut [T],
     spikes: &'a mut [Vec<u32>],
+}
+
+impl<'a, A, T> Span<'a, A, T> {
+    /// Takes the first `blocks` blocks off the front of the span (`block_len`: receptor
+    /// values per block) and returns them.
+    fn split_off(&mut self, blocks: usize, block_len: usize) -> Span<'a, A, T> {
+        let at = (blocks * BLOCK).min(self.n);
+        let vars = std::mem::take(&mut self.vars).map(|var| split(var, at));
+        let (head_aux, tail_aux) = split(std::mem::take(&mut self.aux), at);
+        let (head_rec, tail_rec) = std::mem::take(&mut self.rec).split_at_mut(blocks * block_len);
+        let (head_spikes, tail_spikes) = split(std::mem::take(&mut self.spikes), blocks);
+        let [(a0, a1), (b0, b1), (c0, c1), (d0, d1)] = vars;
+        let head = Span {
+            first: self.first,
+            n: at,
+            vars: [a0, b0, c0, d0],
+            aux: head_aux,
+            rec: head_rec,
+            spikes: head_spikes,
+        };
+        *self = Span {
+            first: self.first + at,
+            n: self.n - at,
+            vars: [a1, b1, c1, d1],
+            aux: tail_aux,
+            rec: tail_rec,
+            spikes: tail_spikes,
+        };
+        head
+    }
 }
 
 /// Splits at `at`, leaving an empty slice empty on both sides.
@@ -411,84 +463,6 @@ fn split<T>(slice: &mut [T], at: usize) -> (&mut [T], &mut [T]) {
         (&mut [], &mut [])
     } else {
         slice.split_at_mut(at)
-    }
-}
-
-fn recurse<T: Stored, A: Send, F>(
-    span: Span<'_, A, T>,
-    block_len: usize,
-    list: &[crate::synapses::Receptor],
-    work: &F,
-    piece: usize,
-) where
-    F: Fn(BlockView<'_, A, T>) + Sync,
-{
-    if span.n_blocks == 1 {
-        let Span {
-            first,
-            vars,
-            aux,
-            rec,
-            spikes,
-            ..
-        } = span;
-        if let Some(out) = spikes.first_mut() {
-            work(BlockView {
-                start: first * BLOCK,
-                vars,
-                aux,
-                receptors: list,
-                rec,
-                spikes: out,
-            });
-        }
-        return;
-    }
-    let half = span.n_blocks / 2;
-    let at = half * BLOCK;
-    let Span {
-        first,
-        n_blocks,
-        n,
-        vars,
-        aux,
-        rec,
-        spikes,
-    } = span;
-    let [a, b, c, d] = vars;
-    let (a0, a1) = split(a, at);
-    let (b0, b1) = split(b, at);
-    let (c0, c1) = split(c, at);
-    let (d0, d1) = split(d, at);
-    let (x0, x1) = split(aux, at);
-    let (r0, r1) = rec.split_at_mut(half * block_len);
-    let (s0, s1) = spikes.split_at_mut(half);
-    let left = Span {
-        first,
-        n_blocks: half,
-        n: at,
-        vars: [a0, b0, c0, d0],
-        aux: x0,
-        rec: r0,
-        spikes: s0,
-    };
-    let right = Span {
-        first: first + half,
-        n_blocks: n_blocks - half,
-        n: n - at,
-        vars: [a1, b1, c1, d1],
-        aux: x1,
-        rec: r1,
-        spikes: s1,
-    };
-    if n_blocks <= piece {
-        recurse(left, block_len, list, work, piece);
-        recurse(right, block_len, list, work, piece);
-    } else {
-        rayon::join(
-            || recurse(left, block_len, list, work, piece),
-            || recurse(right, block_len, list, work, piece),
-        );
     }
 }
 
