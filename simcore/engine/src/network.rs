@@ -728,6 +728,7 @@ impl Network {
     /// current rayon pool (install a pool to choose the thread count; results do not depend on it).
     pub fn run(&mut self, steps: u64) -> Result<ChunkOutput> {
         self.prepare()?;
+        self.fit_cuts(rayon::current_num_threads());
         let start = self.step;
         let events_before = self.events;
         let parallel = self.populations.iter().any(|p| p.len() > BLOCK);
@@ -744,6 +745,19 @@ impl Network {
             }
         }
         Ok(self.drain(start, self.events - events_before))
+    }
+
+    /// Has each projection count its groups' synapses on either side of the middle bound of
+    /// the parts its target population is delivered in on `threads` threads (see [`cut`] and
+    /// [`Projection::fit_cut`]); once per thread count.
+    fn fit_cuts(&mut self, threads: usize) {
+        for w in &mut self.wiring {
+            let n_blocks = self.populations[w.target.0].len().div_ceil(BLOCK);
+            let pieces = crate::neurons::pieces(n_blocks, threads);
+            if pieces.len() > 1 {
+                w.projection.fit_cut(pieces[pieces.len() / 2].start * BLOCK);
+            }
+        }
     }
 
     fn step_once(&mut self) {

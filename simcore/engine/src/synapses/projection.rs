@@ -48,6 +48,9 @@ struct Group {
     start: usize,
     end: usize,
     delay: u32,
+    /// How many of the group's synapses go to targets below `Projection::cut` (set by
+    /// [`Projection::fit_cut`]; in what would otherwise be the struct's padding).
+    below_cut: u32,
 }
 
 /// The weights of a projection.
@@ -200,6 +203,8 @@ pub struct Projection {
     /// Whether every group's targets are in ascending order: the targets of a range of the
     /// population are then one run of the group, found by a search (see `first_at_least`).
     ascending: bool,
+    /// The target the groups' `below_cut` counts are for (see [`Projection::fit_cut`]).
+    cut: Option<usize>,
 }
 
 impl Projection {
@@ -280,6 +285,7 @@ impl Projection {
                         start: here,
                         end: here + 1,
                         delay: d,
+                        below_cut: 0,
                     }),
                 }
                 targets.push(csr_targets[s]);
@@ -314,6 +320,7 @@ impl Projection {
             scale: 1.0,
             stdp: None,
             ascending,
+            cut: None,
         })
     }
 
@@ -342,7 +349,12 @@ impl Projection {
         for i in 0..n_pre {
             let (start, end) = (row_ptr[i], row_ptr[i + 1]);
             if end > start {
-                groups.push(Group { start, end, delay });
+                groups.push(Group {
+                    start,
+                    end,
+                    delay,
+                    below_cut: 0,
+                });
             }
             group_ptr.push(groups.len());
         }
@@ -363,6 +375,7 @@ impl Projection {
             scale: 1.0,
             stdp: None,
             ascending,
+            cut: None,
         })
     }
 
@@ -513,22 +526,18 @@ impl Projection {
         let whole = lo == 0 && hi >= self.n_post;
         let first_block = lo >> LOG_BLOCK;
         // The synapses of group `g` that may target the part: when the targets ascend, the
-        // run of them inside it (see `first_at_least`), else all (filtered one by one).
+        // run of them inside it (see `below`), else all (filtered one by one).
         let span = |g: u32| {
             let Group { start, end, .. } = self.groups[g as usize];
             if whole || !self.ascending {
                 return (start, end);
             }
-            let targets = &self.targets[start..end];
-            let from = if lo == 0 {
-                0
-            } else {
-                self.first_at_least(targets, lo)
-            };
+            let group = &self.groups[g as usize];
+            let from = if lo == 0 { 0 } else { self.below(group, lo) };
             let to = if hi >= self.n_post {
-                targets.len()
+                end - start
             } else {
-                self.first_at_least(targets, hi)
+                self.below(group, hi)
             };
             (start + from, start + to)
         };
@@ -636,6 +645,35 @@ impl Projection {
     #[inline]
     fn evenly(&self, len: usize, x: usize) -> usize {
         (len * x / self.n_post.max(1)).min(len)
+    }
+
+    /// How many of `group`'s synapses (targets ascending) go to targets below `x`: kept for
+    /// the cut, else searched for.
+    #[inline]
+    fn below(&self, group: &Group, x: usize) -> usize {
+        if self.cut == Some(x) {
+            group.below_cut as usize
+        } else {
+            self.first_at_least(&self.targets[group.start..group.end], x)
+        }
+    }
+
+    /// Counts, in each group (targets ascending), the synapses onto targets below `cut`: a
+    /// bound between the parts the target population is delivered in (its middle one, a
+    /// bound for any number of threads), so that a part that starts or ends there finds its
+    /// run of a group without a search. The search is a few unpredictable branches per group
+    /// and part; with groups of a few synapses per part (a small target population) it took
+    /// as long as the delivery. Nothing is done when `cut` is already the one counted for.
+    pub(crate) fn fit_cut(&mut self, cut: usize) {
+        let fits = |g: &Group| g.end - g.start <= u32::MAX as usize;
+        if self.cut == Some(cut) || !self.ascending || !self.groups.iter().all(fits) {
+            return;
+        }
+        for g in 0..self.groups.len() {
+            let Group { start, end, .. } = self.groups[g];
+            self.groups[g].below_cut = self.first_at_least(&self.targets[start..end], cut) as u32;
+        }
+        self.cut = Some(cut);
     }
 
     /// The first position of ascending `targets` holding `x` or more. It starts where targets
@@ -784,15 +822,21 @@ mod tests {
         assert_eq!(p.deliver(8, &mut rec, Voltage::F64(&mut v)), 0);
     }
 
-    /// Delivers `spikes` at step 0 into parts of `cut` blocks each; returns the state.
+    /// Delivers `spikes` at step 0 into parts of `cut` blocks each (`fitted`: with the groups'
+    /// synapses counted on either side of the first bound, [`Projection::fit_cut`]); returns
+    /// the state.
     fn deliver_in_parts(
         conn: &Connectivity,
         weights: &Param,
         spikes: &[u32],
         cut: usize,
+        fitted: bool,
     ) -> Vec<f64> {
         let n = conn.n_post();
         let mut p = Projection::new(conn.clone(), 0, weights, &Delays::Uniform(0)).unwrap();
+        if fitted {
+            p.fit_cut(cut * BLOCK);
+        }
         let mut rec = Receptors::new(n);
         rec.add("I", SynapseKind::ExpCurrent { tau: 1e-3 }).unwrap();
         let (sink, block_len) = (rec.sink(0), rec.block_len());
@@ -891,9 +935,12 @@ mod tests {
         let sorted = Connectivity::from_lists(50, n, &pre_s, &post_s).unwrap();
         for (conn, w) in [(unsorted, weights), (sorted, w_s)] {
             let w = Param::Array(w);
-            let whole = deliver_in_parts(&conn, &w, &spikes, 4);
+            let whole = deliver_in_parts(&conn, &w, &spikes, 4, false);
             for cut in [1, 2, 3] {
-                assert_eq!(deliver_in_parts(&conn, &w, &spikes, cut), whole);
+                for fitted in [false, true] {
+                    let parts = deliver_in_parts(&conn, &w, &spikes, cut, fitted);
+                    assert_eq!(parts, whole, "parts of {cut} blocks, fitted: {fitted}");
+                }
             }
             assert!(whole.iter().any(|&x| x != 0.0));
         }
