@@ -528,11 +528,11 @@ impl Projection {
         // The synapses of group `g` that may target the part: when the targets ascend, the
         // run of them inside it (see `below`), else all (filtered one by one).
         let span = |g: u32| {
-            let Group { start, end, .. } = self.groups[g as usize];
+            let group = &self.groups[g as usize];
+            let (start, end) = (group.start, group.end);
             if whole || !self.ascending {
                 return (start, end);
             }
-            let group = &self.groups[g as usize];
             let from = if lo == 0 { 0 } else { self.below(group, lo) };
             let to = if hi >= self.n_post {
                 end - start
@@ -661,9 +661,9 @@ impl Projection {
     /// Counts, in each group (targets ascending), the synapses onto targets below `cut`: a
     /// bound between the parts the target population is delivered in (its middle one, a
     /// bound for any number of threads), so that a part that starts or ends there finds its
-    /// run of a group without a search. The search is a few unpredictable branches per group
-    /// and part; with groups of a few synapses per part (a small target population) it took
-    /// as long as the delivery. Nothing is done when `cut` is already the one counted for.
+    /// run of a group without a search: a few unpredictable branches per group and part,
+    /// a good share of the work where a part gets a few synapses of each group (onto a small
+    /// population). Nothing is done when `cut` is already the one counted for.
     pub(crate) fn fit_cut(&mut self, cut: usize) {
         let fits = |g: &Group| g.end - g.start <= u32::MAX as usize;
         if self.cut == Some(cut) || !self.ascending || !self.groups.iter().all(fits) {
