@@ -212,24 +212,27 @@ struct Target<'a> {
 }
 
 /// Delivers the spikes due at step `t` into `target` from the projections onto its population,
-/// in their order (see [`Projection::deliver_part`]: the result does not depend on the ranges).
-fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) {
+/// in their order (see [`Projection::deliver_part`]: the result does not depend on the ranges);
+/// returns the synaptic events when the range is its population's first.
+fn deliver_into(wiring: &[Wiring], t: u64, target: Target<'_>) -> u64 {
     let Target {
         population,
         receptors,
         mut range,
     } = target;
+    let mut events = 0;
     for w in wiring.iter().filter(|w| w.target.0 == population) {
         let due = w.projection.due(t);
         if due.is_empty() {
             continue;
         }
         let sink = receptors[w.projection.receptor].sink();
-        match &mut range {
+        events += match &mut range {
             Range::F64(part) => w.projection.deliver_part(due, sink, part.reborrow()),
             Range::F32(part) => w.projection.deliver_part(due, sink, part.reborrow()),
-        }
+        };
     }
+    events
 }
 
 /// Cuts a population's state into the ranges of blocks it is updated in on `threads` threads
@@ -849,18 +852,17 @@ impl Network {
             }
         }
         let wiring = &self.wiring;
-        let deliver = |targets: Vec<Target<'_>>| {
-            for target in targets {
-                deliver_into(wiring, t, target);
-            }
+        let deliver = |targets: Vec<Target<'_>>| -> u64 {
+            let into = |target| deliver_into(wiring, t, target);
+            targets.into_iter().map(into).sum()
         };
-        if ranges.iter().filter(|r| !r.is_empty()).count() > 1 {
-            ranges.into_par_iter().for_each(deliver);
+        self.events += if ranges.iter().filter(|r| !r.is_empty()).count() > 1 {
+            ranges.into_par_iter().map(deliver).sum::<u64>()
         } else {
-            ranges.into_iter().for_each(deliver);
-        }
+            ranges.into_iter().map(deliver).sum::<u64>()
+        };
         for w in &mut self.wiring {
-            self.events += w.projection.finish(t);
+            w.projection.finish(t);
         }
         for w in &mut self.wiring {
             if w.projection.is_plastic() {

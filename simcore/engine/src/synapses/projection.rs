@@ -514,8 +514,11 @@ impl Projection {
     /// where a spike of this projection lands). Each target receives its additions in the
     /// order of `due` and, within a group, of the synapses: the order of a delivery over the
     /// whole population. So the result does not depend on how the population is cut into
-    /// parts, that is, on the number of threads.
-    pub(crate) fn deliver_part<T: Real>(&self, due: &[u32], sink: Sink, part: Part<'_, T>) {
+    /// parts, that is, on the number of threads. Returns the synapses of the `due` groups
+    /// (the step's synaptic events) when the part starts at the population's first neuron,
+    /// else 0: the parts of one delivery add up to its events, counted where the groups
+    /// are read anyway rather than by reading them again after the delivery.
+    pub(crate) fn deliver_part<T: Real>(&self, due: &[u32], sink: Sink, part: Part<'_, T>) -> u64 {
         let Part {
             lo,
             hi,
@@ -570,7 +573,12 @@ impl Projection {
             *slot = span(g);
             prefetch_states(*slot);
         }
+        let mut events = 0;
         for k in 0..due.len() {
+            if lo == 0 {
+                let Group { start, end, .. } = self.groups[due[k] as usize];
+                events += (end - start) as u64;
+            }
             let (start, end) = spans[k % AHEAD];
             if let Some(&ahead) = due.get(k + AHEAD) {
                 spans[k % AHEAD] = span(ahead);
@@ -639,6 +647,7 @@ impl Projection {
                 }
             }
         }
+        events
     }
 
     /// Where target `x` would sit in a group of `len` targets spread evenly over the population.
@@ -712,25 +721,20 @@ impl Projection {
     }
 
     /// Ends the delivery of step `step` (after [`Projection::deliver_part`] over every part):
-    /// the plastic weights see the pre-synaptic spikes, the ring slot is emptied. Returns the
-    /// number of synaptic events delivered.
-    pub(crate) fn finish(&mut self, step: u64) -> u64 {
+    /// the plastic weights see the pre-synaptic spikes, the ring slot is emptied.
+    pub(crate) fn finish(&mut self, step: u64) {
         let slot = (step % self.ring.len() as u64) as usize;
-        let due = std::mem::take(&mut self.ring[slot]);
-        let mut events = 0u64;
-        for &g in &due {
-            let Group { start, end, .. } = self.groups[g as usize];
-            events += (end - start) as u64;
+        let mut due = std::mem::take(&mut self.ring[slot]);
+        if let (Some(stdp), Weights::Each(ws)) = (&mut self.stdp, &mut self.weights) {
             // Each synapse is delivered at most once per step, so updating the weights after
             // the step's whole delivery is the same as after each group's.
-            if let (Some(stdp), Weights::Each(ws)) = (&mut self.stdp, &mut self.weights) {
+            for &g in &due {
+                let Group { start, end, .. } = self.groups[g as usize];
                 stdp.on_pre(g as usize, start, end, step, &self.targets, ws);
             }
         }
-        let mut due = due;
         due.clear();
         self.ring[slot] = due;
-        events
     }
 
     /// Delivers what is due at `step` into the whole target population (one thread).
@@ -740,7 +744,7 @@ impl Projection {
         let block_len = receptors.block_len();
         let slot = (step % self.ring.len() as u64) as usize;
         let due = std::mem::take(&mut self.ring[slot]);
-        match (receptors.state_mut(), v) {
+        let events = match (receptors.state_mut(), v) {
             (State::F64(rec), Voltage::F64(v)) => {
                 self.deliver_part(&due, sink, Part::whole(rec, v, block_len))
             }
@@ -748,9 +752,10 @@ impl Projection {
                 self.deliver_part(&due, sink, Part::whole(rec, v, block_len))
             }
             _ => unreachable!("a population's state has one precision"),
-        }
+        };
         self.ring[slot] = due;
-        self.finish(step)
+        self.finish(step);
+        events
     }
 
     /// Post-synaptic spikes of this step (STDP only).
@@ -845,6 +850,7 @@ mod tests {
         let State::F64(data) = rec.state_mut() else {
             panic!()
         };
+        let mut events = 0;
         for (k, (data, v)) in data
             .chunks_mut(cut * block_len)
             .zip(v.chunks_mut(cut * BLOCK))
@@ -852,7 +858,7 @@ mod tests {
         {
             let lo = k * cut * BLOCK;
             let hi = (lo + v.len()).min(n);
-            p.deliver_part(
+            events += p.deliver_part(
                 p.due(0),
                 sink,
                 Part {
@@ -864,8 +870,9 @@ mod tests {
                 },
             );
         }
+        p.finish(0);
         assert_eq!(
-            p.finish(0),
+            events,
             spikes
                 .iter()
                 .map(|&i| conn.row_ptr()[i as usize + 1] - conn.row_ptr()[i as usize])
