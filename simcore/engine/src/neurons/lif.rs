@@ -839,9 +839,6 @@ mod tests {
     use super::*;
     use crate::rng::Rng;
 
-    /// The AVX2 intrinsics and the portable loop leave the same bits in every state and give
-    /// the same answer, for each number of receptors, with and without an external current,
-    /// over tiles that end inside a vector, with refractory, just-freed and free neurons.
     /// The threshold scans find exactly the values above the threshold, in order: not one
     /// equal to it, not a NaN, whatever the length (whole vectors and a tail).
     #[test]
@@ -867,6 +864,9 @@ mod tests {
         }
     }
 
+    /// The AVX2 intrinsics and the portable loop leave the same bits in every state and give
+    /// the same answer, for each number of receptors, with and without an external current,
+    /// over tiles that end inside a vector, with refractory, just-freed and free neurons.
     #[test]
     fn intrinsic_and_portable_loops_agree_bit_for_bit() {
         if !std::arch::is_x86_feature_detected!("avx2") {
