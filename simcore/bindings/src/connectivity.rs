@@ -103,6 +103,31 @@ impl Connectivity {
         Ok(Connectivity { inner: Some(inner) })
     }
 
+    /// One table for several blocks of synapses (each consumed), placed in an `n_pre x n_post`
+    /// matrix by `(connectivity, pre_offset, post_offset)`: populations built as one. Blocks
+    /// that share sources must not share targets; per-synapse values of a stack of several
+    /// blocks follow its own order (`to_lists`), of one block that block's.
+    #[staticmethod]
+    fn stack(
+        py: Python<'_>,
+        n_pre: usize,
+        n_post: usize,
+        blocks: Vec<(Bound<'_, Connectivity>, usize, usize)>,
+    ) -> PyResult<Self> {
+        let blocks = blocks
+            .iter()
+            .map(|(synapses, pre_offset, post_offset)| {
+                Ok(simcore::Block {
+                    synapses: synapses.borrow_mut().take()?,
+                    pre_offset: *pre_offset,
+                    post_offset: *post_offset,
+                })
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        let inner = detached(py, || simcore::Connectivity::stack(n_pre, n_post, blocks))?.py()?;
+        Ok(Connectivity { inner: Some(inner) })
+    }
+
     /// Number of sources.
     #[getter]
     fn n_pre(&self) -> PyResult<usize> {

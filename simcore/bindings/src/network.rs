@@ -528,17 +528,23 @@ impl Network {
             .0)
     }
 
-    /// Records the rate of a source in bins of `bin` steps. Returns the monitor id.
-    #[pyo3(signature = (source, bin, *, from_generator=false))]
+    /// Records the rate of a source (or of its neurons `neurons = (start, stop)`) in bins of
+    /// `bin` steps. Returns the monitor id.
+    #[pyo3(signature = (source, bin, *, neurons=None, from_generator=false))]
     fn add_rate_monitor(
         &mut self,
         source: usize,
         bin: u64,
+        neurons: Option<(u32, u32)>,
         from_generator: bool,
     ) -> PyResult<usize> {
         Ok(self
             .net
-            .add_rate_monitor(self::source(source, from_generator), bin)
+            .add_rate_monitor(
+                self::source(source, from_generator),
+                neurons.map(|(start, stop)| start..stop),
+                bin,
+            )
             .py()?
             .0)
     }
@@ -572,6 +578,17 @@ impl Network {
     fn set_weight_scale(&mut self, projection: usize, scale: f64) -> PyResult<()> {
         self.net
             .set_weight_scale(ProjectionId(projection), scale)
+            .py()
+    }
+
+    /// Replaces a projection's weights (one per synapse, in the order of `synapses`; SI).
+    fn set_weights(
+        &mut self,
+        projection: usize,
+        weights: PyReadonlyArray1<'_, f64>,
+    ) -> PyResult<()> {
+        self.net
+            .set_weights(ProjectionId(projection), slice(&weights)?)
             .py()
     }
 

@@ -80,6 +80,44 @@ pub struct Connectivity {
     order: Option<Vec<usize>>,
 }
 
+/// Synapses placed at an offset inside a larger matrix (see [`Connectivity::stack`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// The block's synapses, indexed from 0 in both directions.
+    pub synapses: Connectivity,
+    /// Where the block's first source lies in the larger matrix.
+    pub pre_offset: usize,
+    /// Where the block's first target lies in the larger matrix.
+    pub post_offset: usize,
+}
+
+impl Block {
+    fn overlaps(&self, other: &Block) -> bool {
+        let meet = |a: usize, n: usize, b: usize, m: usize| a < b + m && b < a + n;
+        meet(
+            self.pre_offset,
+            self.synapses.n_pre,
+            other.pre_offset,
+            other.synapses.n_pre,
+        ) && meet(
+            self.post_offset,
+            self.synapses.n_post,
+            other.post_offset,
+            other.synapses.n_post,
+        )
+    }
+}
+
+impl std::fmt::Display for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a {}x{} block at ({}, {})",
+            self.synapses.n_pre, self.synapses.n_post, self.pre_offset, self.post_offset
+        )
+    }
+}
+
 fn check_size(what: &str, n: usize) -> Result<()> {
     if n > u32::MAX as usize {
         return Err(SimError::invalid(
@@ -271,39 +309,66 @@ impl Connectivity {
         })
     }
 
-    /// Places these synapses inside a larger `n_pre x n_post` matrix, sources shifted by
-    /// `pre_offset` and targets by `post_offset` (connecting sub-ranges of populations, as
-    /// Brian2's `connect('i < 3200', p=...)`). Rows outside the block are empty.
-    pub fn embed(
-        &self,
-        n_pre: usize,
-        pre_offset: usize,
-        n_post: usize,
-        post_offset: usize,
-    ) -> Result<Self> {
-        if pre_offset + self.n_pre > n_pre || post_offset + self.n_post > n_post {
-            return Err(SimError::invalid(
-                "connectivity.embed",
-                format!(
-                    "a {}x{} block at ({pre_offset}, {post_offset}) does not fit in {n_pre}x{n_post}",
-                    self.n_pre, self.n_post
-                ),
-            ));
-        }
+    /// Places blocks of synapses inside one `n_pre x n_post` matrix, each block's sources
+    /// shifted by its `pre_offset` and targets by its `post_offset`: populations that run as
+    /// one (Brian2's subgroups, `connect('i < 3200', p=...)`) get one table for what were
+    /// several. A row lists its blocks' targets by ascending `post_offset`, so rows that
+    /// ascended in every block still ascend. Blocks that share sources must not share
+    /// targets. With one block its input order carries over; the input order of several is
+    /// the CSR order.
+    pub fn stack(n_pre: usize, n_post: usize, mut blocks: Vec<Block>) -> Result<Self> {
         check_size("n_pre", n_pre)?;
         check_size("n_post", n_post)?;
-        let total = self.targets.len();
-        let mut row_ptr = Vec::with_capacity(n_pre + 1);
-        row_ptr.extend(std::iter::repeat(0).take(pre_offset + 1));
-        row_ptr.extend(self.row_ptr[1..].iter().copied());
-        row_ptr.resize(n_pre + 1, total);
-        let targets = crate::memory::collect(self.targets.iter().map(|&j| j + post_offset as u32));
+        for b in &blocks {
+            if b.pre_offset + b.synapses.n_pre > n_pre || b.post_offset + b.synapses.n_post > n_post
+            {
+                return Err(SimError::invalid(
+                    "connectivity.stack",
+                    format!("{b} does not fit in {n_pre}x{n_post}"),
+                ));
+            }
+        }
+        for (k, a) in blocks.iter().enumerate() {
+            if let Some(b) = blocks[k + 1..].iter().find(|b| a.overlaps(b)) {
+                return Err(SimError::invalid(
+                    "connectivity.stack",
+                    format!("{a} and {b} overlap"),
+                ));
+            }
+        }
+        let order = match blocks.as_mut_slice() {
+            [one] => one.synapses.order.take(),
+            _ => None,
+        };
+        blocks.sort_by_key(|b| b.post_offset);
+        let mut row_ptr = vec![0usize; n_pre + 1];
+        for b in &blocks {
+            for i in 0..b.synapses.n_pre {
+                row_ptr[b.pre_offset + i + 1] += b.synapses.row(i).len();
+            }
+        }
+        for i in 0..n_pre {
+            row_ptr[i + 1] += row_ptr[i];
+        }
+        let mut targets = crate::memory::zeroed::<u32>(row_ptr[n_pre]);
+        let mut fill = row_ptr[..n_pre].to_vec();
+        for b in &blocks {
+            let shift = b.post_offset as u32;
+            for i in 0..b.synapses.n_pre {
+                let row = b.synapses.row(i);
+                let at = &mut fill[b.pre_offset + i];
+                for (slot, &j) in targets[*at..*at + row.len()].iter_mut().zip(row) {
+                    *slot = j + shift;
+                }
+                *at += row.len();
+            }
+        }
         Ok(Connectivity {
             n_pre,
             n_post,
             row_ptr,
             targets,
-            order: self.order.clone(),
+            order,
         })
     }
 
@@ -636,14 +701,45 @@ mod tests {
         assert_eq!(a, b);
     }
 
+    fn block(synapses: &Connectivity, pre_offset: usize, post_offset: usize) -> Block {
+        Block {
+            synapses: synapses.clone(),
+            pre_offset,
+            post_offset,
+        }
+    }
+
     #[test]
-    fn embed_shifts_rows_and_targets() {
-        let c = Connectivity::from_lists(2, 2, &[0, 1], &[1, 0]).unwrap();
-        let e = c.embed(5, 3, 4, 1).unwrap();
-        assert_eq!(e.to_lists(), (vec![3, 4], vec![2, 1]));
+    fn a_stack_of_one_block_shifts_rows_and_targets_and_keeps_the_input_order() {
+        let c = Connectivity::from_lists(2, 2, &[1, 0], &[1, 0]).unwrap();
+        let e = Connectivity::stack(5, 4, vec![block(&c, 3, 1)]).unwrap();
+        assert_eq!(e.to_lists(), (vec![3, 4], vec![1, 2]));
         assert_eq!(e.row(0), &[] as &[u32]);
         assert_eq!(e.row_ptr().len(), 6);
-        assert!(c.embed(4, 3, 4, 0).is_err());
+        assert_eq!(e.input_order(), Some(&[1, 0][..]));
+        assert!(Connectivity::stack(4, 4, vec![block(&c, 3, 0)]).is_err());
+    }
+
+    #[test]
+    fn stacked_blocks_list_each_row_by_target_and_must_not_overlap() {
+        // E -> E and E -> I of a 3 + 2 network, given I first: each row still ascends
+        let ee = Connectivity::from_lists(3, 3, &[0, 0, 2], &[1, 2, 0]).unwrap();
+        let ei = Connectivity::from_lists(3, 2, &[0, 1], &[1, 0]).unwrap();
+        let ie = Connectivity::from_lists(2, 3, &[1], &[2]).unwrap();
+        let s = Connectivity::stack(
+            5,
+            5,
+            vec![block(&ei, 0, 3), block(&ee, 0, 0), block(&ie, 3, 0)],
+        )
+        .unwrap();
+        assert_eq!(s.row(0), &[1, 2, 4]);
+        assert_eq!(s.row(1), &[3]);
+        assert_eq!(s.row(2), &[0]);
+        assert_eq!(s.row(3), &[] as &[u32]);
+        assert_eq!(s.row(4), &[2]);
+        assert_eq!(s.input_order(), None);
+        let clash = Connectivity::stack(5, 5, vec![block(&ee, 0, 0), block(&ei, 2, 2)]);
+        assert!(clash.unwrap_err().to_string().contains("overlap"));
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub mod plasticity;
 pub mod rng;
 pub mod synapses;
 
-pub use connectivity::{ConnectOptions, Connectivity, Rule};
+pub use connectivity::{Block, ConnectOptions, Connectivity, Rule};
 pub use error::{Result, SimError};
 pub use inputs::Generator;
 pub use monitors::{ChunkOutput, RateData, SpikeData, StateData};

@@ -17,8 +17,8 @@ use crate::connectivity::{ConnectOptions, Connectivity, Rule};
 use crate::error::{Result, SimError};
 use crate::inputs::{CurrentInput, Generator, PoissonGroup, SpikeTimes};
 use crate::monitors::{
-    ChunkOutput, Monitor, RateData, RateMonitor, SpikeData, SpikeMonitor, StateData, StateMonitor,
-    VarRef,
+    ChunkOutput, Monitor, RateData, RateMonitor, Selection, SpikeData, SpikeMonitor, StateData,
+    StateMonitor, VarRef,
 };
 use crate::neurons::{Neuron, NeuronModel, Voltage};
 use crate::params::{Param, PerNeuron, Precision};
@@ -515,22 +515,14 @@ impl Network {
         neurons: Option<&[u32]>,
     ) -> Result<MonitorId> {
         let n = self.source_len(source)?;
-        let mask = match neurons {
-            None => None,
-            Some(list) => {
-                let mut mask = vec![false; n];
-                for &j in list {
-                    *mask
-                        .get_mut(j as usize)
-                        .ok_or_else(|| SimError::index("monitored neuron", j as usize, n))? = true;
-                }
-                Some(mask)
-            }
+        let selection = match neurons {
+            None => Selection::All,
+            Some(list) => Selection::of(list, n)?,
         };
         let id = MonitorId(self.monitors.len());
         self.monitors.push(Monitor::Spikes(SpikeMonitor {
             source,
-            mask,
+            selection,
             data: SpikeData {
                 monitor: id,
                 ..Default::default()
@@ -573,15 +565,35 @@ impl Network {
         Ok(id)
     }
 
-    /// Records the population rate of `source` in bins of `bin` steps.
-    pub fn add_rate_monitor(&mut self, source: Source, bin: u64) -> Result<MonitorId> {
-        let n = self.source_len(source)?;
+    /// Records the population rate of `source`, or of its neurons in `neurons` (a range: part of
+    /// a population that runs with others as one), in bins of `bin` steps.
+    pub fn add_rate_monitor(
+        &mut self,
+        source: Source,
+        neurons: Option<std::ops::Range<u32>>,
+        bin: u64,
+    ) -> Result<MonitorId> {
+        let all = self.source_len(source)?;
         if bin == 0 {
             return Err(SimError::invalid("rate monitor bin", "must be >= 1 step"));
         }
+        let n = match &neurons {
+            Some(r) if r.is_empty() || r.end as usize > all => {
+                return Err(SimError::invalid(
+                    "rate monitor neurons",
+                    format!(
+                        "{}..{} is not a range of the source's {all}",
+                        r.start, r.end
+                    ),
+                ))
+            }
+            Some(r) => r.len(),
+            None => all,
+        };
         let id = MonitorId(self.monitors.len());
         self.monitors.push(Monitor::Rate(RateMonitor {
             source,
+            neurons,
             n,
             bin,
             dt: self.dt,
@@ -886,11 +898,11 @@ impl Network {
                     sm.record(t, spikes);
                 }
                 Monitor::Rate(rm) => {
-                    let n = match rm.source {
-                        Source::Population(p) => self.pop_spikes[p.0].len(),
-                        Source::Generator(g) => self.gen_spikes[g.0].len(),
+                    let spikes = match rm.source {
+                        Source::Population(p) => &self.pop_spikes[p.0],
+                        Source::Generator(g) => &self.gen_spikes[g.0],
                     };
-                    rm.record(t, n);
+                    rm.record(t, spikes);
                 }
                 Monitor::State(_) => {}
             }

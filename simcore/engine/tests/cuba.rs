@@ -14,7 +14,7 @@ fn cuba_runs_at_a_plausible_rate() {
         .unwrap();
     let rate_mon = c
         .net
-        .add_rate_monitor(Source::Population(c.pop), 100)
+        .add_rate_monitor(Source::Population(c.pop), None, 100)
         .unwrap();
     let steps = 2_000; // 200 ms keeps the debug-mode test short
     let started = std::time::Instant::now();

@@ -22,7 +22,9 @@ fn chunks_return_what_was_recorded_since_the_last_chunk() {
         .add_spike_monitor(Source::Population(pop), Some(&[3, 7]))
         .unwrap();
     let st = net.add_state_monitor(pop, "v", &[0, 9], 10).unwrap();
-    let rate = net.add_rate_monitor(Source::Population(pop), 30).unwrap();
+    let rate = net
+        .add_rate_monitor(Source::Population(pop), None, 30)
+        .unwrap();
     let a = net.run(100).unwrap();
     let b = net.run(100).unwrap();
     assert_eq!(
@@ -55,6 +57,26 @@ fn chunks_return_what_was_recorded_since_the_last_chunk() {
 }
 
 #[test]
+fn a_rate_monitor_of_a_range_counts_only_its_neurons() {
+    let mut net = Network::new(1e-4).unwrap();
+    let pop = net.add_population("p", lif(10)).unwrap();
+    net.add_current(pop, Some(vec![0, 1, 2, 3]), vec![(0, 0.5e-9)])
+        .unwrap();
+    let all = Source::Population(pop);
+    net.add_rate_monitor(all, None, 1000).unwrap();
+    net.add_rate_monitor(all, Some(0..4), 1000).unwrap();
+    net.add_rate_monitor(all, Some(4..10), 1000).unwrap();
+    assert!(net.add_rate_monitor(all, Some(4..11), 10).is_err());
+    assert!(net.add_rate_monitor(all, Some(3..3), 10).is_err());
+    let out = net.run(1000).unwrap();
+    let hz: Vec<f64> = out.rates.iter().map(|r| r.rates[0]).collect();
+    assert!(hz[0] > 0.0);
+    // the 4 driven neurons of 10 make the whole rate; the other 6 are silent
+    assert!((hz[1] - hz[0] * 10.0 / 4.0).abs() < 1e-9 * hz[1]);
+    assert_eq!(hz[2], 0.0);
+}
+
+#[test]
 fn appended_chunks_equal_one_long_chunk() {
     let build = || {
         let mut net = Network::new(1e-4).unwrap();
@@ -63,7 +85,8 @@ fn appended_chunks_equal_one_long_chunk() {
         net.add_spike_monitor(Source::Population(pop), None)
             .unwrap();
         net.add_state_monitor(pop, "v", &[0, 9], 7).unwrap();
-        net.add_rate_monitor(Source::Population(pop), 30).unwrap();
+        net.add_rate_monitor(Source::Population(pop), None, 30)
+            .unwrap();
         net
     };
     let mut once = build();

@@ -32,6 +32,7 @@ use crate::plasticity::stdp::{Stdp, StdpParams};
 use crate::synapses::{Receptors, State};
 use crate::synapses::{Sink, BLOCK, LOG_BLOCK};
 use std::borrow::Cow;
+use std::ops::Range;
 
 /// Synaptic delays in whole time steps (use [`crate::params::delay_steps`] to convert seconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -131,6 +132,16 @@ pub(crate) fn prefetch_all<T>(items: &[T]) {
     }
 }
 
+/// The sources `r` such that source `i` has one group, `i - r.start`, when there is such a
+/// range (sources before and after it have no synapses, each one inside has one group).
+fn source_groups(group_ptr: &[usize]) -> Option<Range<u32>> {
+    let counts = group_ptr.windows(2).map(|w| w[1] - w[0]);
+    let first = counts.clone().position(|c| c > 0).unwrap_or(0);
+    let end = group_ptr.len() - 1 - counts.clone().rev().position(|c| c > 0).unwrap_or(0);
+    let one_each = counts.skip(first).take(end - first).all(|c| c == 1);
+    one_each.then_some(first as u32..end as u32)
+}
+
 /// Whether the targets of every group are in ascending order.
 fn ascending(groups: &[Group], targets: &[u32]) -> bool {
     use rayon::prelude::*;
@@ -193,10 +204,11 @@ pub struct Projection {
     /// The delay of every group, when they all share one: queuing a spike then reads only
     /// `group_ptr`, not the groups (one cache miss less per spike).
     delay: Option<u32>,
-    /// Whether source `i`'s synapses are group `i`, for every source (one delay, none
-    /// without synapses: the usual case): a spike is then queued as it is, without reading
-    /// `group_ptr` (a cache miss per spike, in the one part of a step that runs on one thread).
-    groups_are_sources: bool,
+    /// Some(r) when source `i` in `r` has one group, `i - r.start`, and the others none (one
+    /// delay, no gaps: the usual case, `r` all sources but where populations run as one): a
+    /// spike is then queued without reading `group_ptr` (a cache miss per spike, in the one
+    /// part of a step that runs on one thread).
+    source_groups: Option<Range<u32>>,
     ring: Vec<Vec<u32>>,
     scale: f64,
     stdp: Option<Stdp>,
@@ -312,8 +324,8 @@ impl Projection {
                 Weights::Each(_) => Weights::Each(ws),
             },
             order: (!identity).then_some(order),
+            source_groups: delay.and(source_groups(&group_ptr)),
             group_ptr,
-            groups_are_sources: delay.is_some() && groups.len() == n_pre,
             groups,
             delay,
             ring: vec![Vec::new(); max_delay as usize + 1],
@@ -359,7 +371,7 @@ impl Projection {
             group_ptr.push(groups.len());
         }
         let ascending = ascending(&groups, &targets);
-        let groups_are_sources = groups.len() == n_pre;
+        let source_groups = source_groups(&group_ptr);
         Ok(Projection {
             n_pre,
             n_post,
@@ -370,7 +382,7 @@ impl Projection {
             group_ptr,
             groups,
             delay: Some(delay),
-            groups_are_sources,
+            source_groups,
             ring: vec![Vec::new(); delay as usize + 1],
             scale: 1.0,
             stdp: None,
@@ -470,8 +482,13 @@ impl Projection {
         let len = self.ring.len() as u64;
         if let Some(delay) = self.delay {
             let due = &mut self.ring[((step + delay as u64) % len) as usize];
-            if self.groups_are_sources {
-                due.extend_from_slice(spikes);
+            if let Some(sources) = &self.source_groups {
+                if sources.len() == self.n_pre {
+                    due.extend_from_slice(spikes);
+                } else {
+                    let inside = spikes.iter().filter(|i| sources.contains(i));
+                    due.extend(inside.map(|i| i - sources.start));
+                }
                 return;
             }
             for (k, &i) in spikes.iter().enumerate() {
@@ -825,6 +842,32 @@ mod tests {
         assert_eq!(p.deliver(7, &mut rec, Voltage::F64(&mut v)), 2);
         assert_eq!(rec.gather(0), vec![1.0, 1010.0, 100.0]);
         assert_eq!(p.deliver(8, &mut rec, Voltage::F64(&mut v)), 0);
+    }
+
+    #[test]
+    fn a_projection_from_part_of_a_population_queues_only_that_parts_spikes() {
+        // sources 2..4 of 6 (the rows of a population running inside a larger one)
+        let block = crate::connectivity::Block {
+            synapses: Connectivity::from_lists(2, 3, &[0, 0, 1], &[0, 2, 1]).unwrap(),
+            pre_offset: 2,
+            post_offset: 0,
+        };
+        let conn = Connectivity::stack(6, 3, vec![block]).unwrap();
+        let mut p = Projection::new(conn, 0, &Param::Scalar(1.0), &Delays::Uniform(1)).unwrap();
+        assert_eq!(p.source_groups, Some(2..4));
+        let mut rec = Receptors::new(3);
+        rec.add("I", SynapseKind::ExpCurrent { tau: 1e-3 }).unwrap();
+        let mut v = vec![0.0; 3];
+        p.push(0, &[0, 1, 3, 5]);
+        p.push(1, &[2, 3]);
+        assert_eq!(p.deliver(1, &mut rec, Voltage::F64(&mut v)), 1);
+        assert_eq!(rec.gather(0), vec![0.0, 1.0, 0.0]);
+        assert_eq!(p.deliver(2, &mut rec, Voltage::F64(&mut v)), 3);
+        assert_eq!(rec.gather(0), vec![1.0, 2.0, 1.0]);
+        // a gap in the rows: queued through the groups' table
+        let gap = Connectivity::from_lists(4, 3, &[0, 3], &[0, 1]).unwrap();
+        let p = Projection::new(gap, 0, &Param::Scalar(1.0), &Delays::Uniform(0)).unwrap();
+        assert_eq!(p.source_groups, None);
     }
 
     /// Delivers `spikes` at step 0 into parts of `cut` blocks each (`fitted`: with the groups'

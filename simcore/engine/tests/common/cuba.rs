@@ -4,8 +4,8 @@
 
 use simcore::rng::Rng;
 use simcore::{
-    ConnectOptions, Connectivity, Delays, Lif, LifParams, Network, Neuron, Param, PopulationId,
-    Rule, Source, SynapseKind,
+    Block, ConnectOptions, Connectivity, Delays, Lif, LifParams, Network, Neuron, Param,
+    PopulationId, Rule, Source, SynapseKind,
 };
 
 pub const DT: f64 = 1e-4;
@@ -67,37 +67,25 @@ pub fn build(n: usize, wiring: Wiring, seed: u64) -> Cuba {
         allow_multapses: false,
         seed: s,
     };
+    // E and I are the first n_exc and the last n_inh neurons of one population
+    let rows_from = |rule: Rule, n_pre: usize, pre_offset: usize, seed: u64| {
+        let synapses = Connectivity::generate(&rule, n_pre, n, options(seed)).unwrap();
+        let block = Block {
+            synapses,
+            pre_offset,
+            post_offset: 0,
+        };
+        Connectivity::stack(n, n, vec![block]).unwrap()
+    };
     let (exc, inh, v0) = match wiring {
         Wiring::Probability(p) => (
-            Connectivity::generate(&Rule::FixedProbability { p }, n_exc, n, options(seed))
-                .unwrap()
-                .embed(n, 0, n, 0)
-                .unwrap(),
-            Connectivity::generate(&Rule::FixedProbability { p }, n_inh, n, options(seed + 1))
-                .unwrap()
-                .embed(n, n_exc, n, 0)
-                .unwrap(),
+            rows_from(Rule::FixedProbability { p }, n_exc, 0, seed),
+            rows_from(Rule::FixedProbability { p }, n_inh, n_exc, seed + 1),
             None,
         ),
         Wiring::InDegree(k) => (
-            Connectivity::generate(
-                &Rule::FixedInDegree { k: k * 4 / 5 },
-                n_exc,
-                n,
-                options(seed),
-            )
-            .unwrap()
-            .embed(n, 0, n, 0)
-            .unwrap(),
-            Connectivity::generate(
-                &Rule::FixedInDegree { k: k / 5 },
-                n_inh,
-                n,
-                options(seed + 1),
-            )
-            .unwrap()
-            .embed(n, n_exc, n, 0)
-            .unwrap(),
+            rows_from(Rule::FixedInDegree { k: k * 4 / 5 }, n_exc, 0, seed),
+            rows_from(Rule::FixedInDegree { k: k / 5 }, n_inh, n_exc, seed + 1),
             None,
         ),
         Wiring::Lists { exc, inh, v0 } => (
