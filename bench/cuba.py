@@ -70,7 +70,7 @@ def simcore_child(n: int, duration: float, threads: int, precision: str) -> dict
     run = time.perf_counter() - started
     all_neurons, all_steps = np.concatenate(neurons), np.concatenate(steps)
     rate, cv = rate_and_cv(n, duration, all_neurons, all_steps)
-    synapses = sum(simulation.synapses(p.id)[0].size for p in spec.projections)
+    synapses = sum(simulation.n_synapses(p.id) for p in spec.projections)
     used = {simulation.population_precision(p.id) for p in spec.populations}
     return {
         "precision": "/".join(sorted(used)),

@@ -18,7 +18,12 @@ Mapping rules a spec cannot show by its types:
 * ``allow_self`` only matters when a projection's source and target are the same population;
 * ``poisson`` and ``spike_times`` stimuli drive their target neurons one to one through a
   ``delta`` receptor: ``weight`` is the voltage jump of each input spike;
-* delays round to whole steps; drawn delays below 0 become 0.
+* delays round to whole steps; drawn delays below 0 become 0;
+* populations of one neuron model with equal fixed parameters and the same receptors (made in
+  the same order) run as one engine population, and the projections between them that share
+  a receptor, one weight and one delay (not plastic) as one engine projection (see
+  ``Layout``): a step then updates them in one pass and finds each spike's synapses in one
+  place, as Brian2's subgroups of one ``NeuronGroup`` do. The results are the same.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from simcore._components import (
     Parameter,
     UnknownComponent,
 )
-from simcore._network import Layout, Simulation
+from simcore._network import Block, Layout, Simulation
 from simcore.spec import (
     UNITS,
     Component,
@@ -61,6 +66,8 @@ from simcore.spec import (
 T = TypeVar("T")
 Number = float | npt.NDArray[np.float64]
 U32_MAX = 2**32 - 1
+CURRENT_GENERATORS = ("constant_current", "step_current")
+"""Generators that inject a current; the others send spikes through a ``delta`` receptor."""
 
 
 class BuildError(ValueError):
@@ -89,9 +96,6 @@ def build(
         errors.append(SpecError("kind", "simcore simulates spiking networks (kind 'snn')"))
     if errors:
         raise BuildError(errors)
-    if threads is None:
-        largest = max((population.size for population in spec.populations), default=1)
-        threads = max(1, min(os.cpu_count() or 1, -(-largest // _native.BLOCK)))
     return _Builder(spec, threads, catalog or DEFAULT_CATALOG).build()
 
 
@@ -109,6 +113,11 @@ class _Receptor:
     kind: str
 
 
+def _receptor_key(info: ComponentInfo, values: dict[str, Number]) -> tuple[object, ...]:
+    """Equal synapses onto one population share a receptor: this says which are equal."""
+    return (info.name, *sorted(values.items()))
+
+
 @dataclass
 class _Population:
     id: str
@@ -121,6 +130,64 @@ class _Population:
     units: dict[str, tuple[str, float]] = field(default_factory=dict)
     """Spec variable -> (unit asked for, divisor to SI engine value)."""
     receptors: dict[tuple[object, ...], _Receptor] = field(default_factory=dict)
+    """Of the engine population (shared with the populations that run in it)."""
+    offset: int = 0
+    """Its first neuron in the engine population."""
+    engine_size: int = 0
+
+    @property
+    def whole(self) -> bool:
+        """Whether it is the whole of its engine population."""
+        return self.engine_size == self.size
+
+    def engine_neurons(
+        self, neurons: npt.NDArray[np.uint32] | None
+    ) -> npt.NDArray[np.uint32] | None:
+        """The engine's indices of ``neurons`` (None: all of them; kept None when whole)."""
+        if self.whole:
+            return neurons
+        if neurons is None:
+            return np.arange(self.offset, self.offset + self.size, dtype=np.uint32)
+        return neurons + np.uint32(self.offset)
+
+
+@dataclass
+class _Wire:
+    """A projection's synapses, ready to connect alone or sharing an engine projection."""
+
+    projection: Projection
+    source: _Population
+    target: _Population
+    receptor: _Receptor
+    synapses: _native.Connectivity
+    n_synapses: int
+    weights: float | npt.NDArray[np.float64]
+    delays: int | npt.NDArray[np.uint32]
+    weight_unit: tuple[str, float]
+
+    def sharing_key(self) -> tuple[object, ...] | None:
+        """Projections with equal keys may share an engine projection (None: this one may not)."""
+        if self.projection.plasticity is not None or not (
+            isinstance(self.weights, float) and isinstance(self.delays, int)
+        ):
+            return None
+        return (
+            self.source.index,
+            self.target.index,
+            self.receptor.index,
+            self.weights,
+            self.delays,
+        )
+
+    def block(self, shared: bool) -> Block:
+        source, target = self.source, self.target
+        return Block(
+            pre=(source.offset, source.offset + source.size),
+            post=(target.offset, target.offset + target.size),
+            n_synapses=self.n_synapses,
+            weight=self.weights if shared and isinstance(self.weights, float) else None,
+            shared=shared,
+        )
 
 
 class _Builder:
@@ -132,6 +199,10 @@ class _Builder:
         self.entropy = spec.simulation.seed % 2**64
         self.layout = Layout()
         self.populations: dict[str, _Population] = {}
+        self.placement: dict[str, tuple[str, int, int]] = {}
+        """Population id -> (engine population name, offset in it, its size)."""
+        self.engine_populations: dict[str, tuple[int, dict[tuple[object, ...], _Receptor]]] = {}
+        self.wires: list[_Wire] = []
         self.dt = 0.0
         self.net: _native.Network | None = None
 
@@ -142,11 +213,19 @@ class _Builder:
         if dt is None:
             raise BuildError(self.errors)
         self.dt = dt
+        self.place_populations()
+        if self.threads is None:
+            # one per core, but no more than the largest population has blocks to update in
+            # parallel: a thread more would only wait at every step
+            largest = max((size for _, _, size in self.placement.values()), default=1)
+            self.threads = max(1, min(os.cpu_count() or 1, -(-largest // _native.BLOCK)))
         self.net = _native.Network(dt, self.threads, self.spec.simulation.precision)
         for population in self.spec.populations:
             self.guard(f"populations/{population.id}/neuron", self.population, population)
         for projection in self.spec.projections:
             self.guard(f"projections/{projection.id}", self.projection, projection)
+        for wires in self.sharing():
+            self.guard(f"projections/{wires[0].projection.id}", self.connect, wires)
         for stimulus in self.spec.stimuli:
             self.guard(f"stimuli/{stimulus.id}", self.stimulus, stimulus)
         for population in self.spec.populations:
@@ -326,20 +405,76 @@ class _Builder:
 
     # ---------------------------------------------------------------- populations
 
+    def place_populations(self) -> None:
+        """Which populations run as one engine population, and where (see the module's doc)."""
+        groups: dict[object, list[Population]] = {}
+        for population in self.spec.populations:
+            key = self.fusion_key(population)
+            groups.setdefault(population.id if key is None else key, []).append(population)
+        for members in groups.values():
+            name = "+".join(member.id for member in members)
+            total = sum(member.size for member in members)
+            offset = 0
+            for member in members:
+                self.placement[member.id] = (name, offset, total)
+                offset += member.size
+
+    def fusion_key(self, population: Population) -> tuple[object, ...] | None:
+        """What populations running as one must share: the neuron model, fixed parameter values
+        and the receptors, in the order the build makes them. None: it runs alone (values per
+        neuron, or a problem the build reports)."""
+        neuron = population.neuron
+        if any(not isinstance(value.value, int | float) for value in neuron.parameters.values()):
+            return None
+        path = f"populations/{population.id}/neuron"
+        receptors = []
+        try:
+            info = self.component(neuron, "neuron", path)
+            values = self.parameters(neuron, info, path)
+            for projection in self.spec.projections:
+                if projection.target == population.id:
+                    where = f"projections/{projection.id}/synapse"
+                    synapse = self.component(projection.synapse, "synapse", where)
+                    synapse_values = self.parameters(projection.synapse, synapse, where)
+                    receptors.append(_receptor_key(synapse, synapse_values))
+            for stimulus in self.spec.stimuli:
+                if stimulus.target == population.id:
+                    where = f"stimuli/{stimulus.id}/generator"
+                    generator = self.component(stimulus.generator, "generator", where)
+                    if generator.name not in CURRENT_GENERATORS:
+                        receptors.append(_receptor_key(COMPONENTS["delta"], {}))
+        except _Problem:
+            return None
+        return (info.name, tuple(sorted(values.items())), tuple(dict.fromkeys(receptors)))
+
     def population(self, population: Population) -> None:
         path = f"populations/{population.id}/neuron"
         info = self.component(population.neuron, "neuron", path)
         values = self.parameters(population.neuron, info, path, n=population.size)
-        index = self.engine.add_population(
-            population.id, info.name, population.size, self.engine_parameters(info, values)
-        )
+        name, offset, total = self.placement[population.id]
+        engine = self.engine_populations.get(name)
+        if engine is None:
+            parameters = self.engine_parameters(info, values)
+            index = self.engine.add_population(name, info.name, total, parameters)
+            engine = self.engine_populations[name] = (index, {})
+        index, receptors = engine
         variables = {name: state.engine for name, state in info.states.items()}
         units = {name: (state.unit, 1.0) for name, state in info.states.items()}
         self.populations[population.id] = _Population(
-            population.id, index, population.size, info.name, values, variables, units
+            population.id,
+            index,
+            population.size,
+            info.name,
+            values,
+            variables,
+            units,
+            receptors,
+            offset,
+            total,
         )
         self.layout.populations[population.id] = index
         self.layout.sizes[population.id] = population.size
+        self.layout.offsets[population.id] = offset
         self.layout.variables[population.id] = variables
 
     def initial(self, population: Population) -> None:
@@ -357,8 +492,13 @@ class _Builder:
                 values = np.ascontiguousarray(values / divisor)
             else:
                 values = values / divisor
+            name = target.variables[variable]
             try:
-                self.engine.set_state(target.index, target.variables[variable], values)
+                if not target.whole:  # the other populations in the engine's keep theirs
+                    whole = self.engine.state(target.index, name)
+                    whole[target.offset : target.offset + target.size] = values
+                    values = whole
+                self.engine.set_state(target.index, name, values)
             except _native.SimulationError as error:
                 raise _Problem(path, str(error)) from None
 
@@ -394,7 +534,7 @@ class _Builder:
         self, target: _Population, info: ComponentInfo, values: dict[str, Number], owner: str
     ) -> _Receptor:
         """The receptor of ``target`` for this synapse: shared by equal synapses."""
-        key = (info.name, *sorted(values.items()))
+        key = _receptor_key(info, values)
         receptor = target.receptors.get(key)
         if receptor is None:
             tau, e_rev = values.get("tau"), values.get("e_rev")
@@ -449,15 +589,67 @@ class _Builder:
             else weights / divisor
         )
         delays = self.delays(projection.delay, f"{path}/delay", n)
+        self.wires.append(
+            _Wire(
+                projection,
+                source,
+                target,
+                receptor,
+                connectivity,
+                n,
+                weights,
+                delays,
+                (unit, divisor),
+            )
+        )
+
+    def sharing(self) -> list[list[_Wire]]:
+        """The projections in the order given, grouped by the engine projection they go in:
+        equal ``sharing_key``s, and no two between the same populations (they would overlap)."""
+        groups: list[list[_Wire]] = []
+        open_groups: dict[tuple[object, ...], list[_Wire]] = {}
+        for wire in self.wires:
+            key = wire.sharing_key()
+            group = None if key is None else open_groups.get(key)
+            if group is None or any(
+                other.source is wire.source and other.target is wire.target for other in group
+            ):
+                group = []
+                groups.append(group)
+                if key is not None:
+                    open_groups[key] = group
+            group.append(wire)
+        return groups
+
+    def connect(self, wires: list[_Wire]) -> None:
+        """Connects one engine projection: ``wires`` placed where their populations run."""
+        first = wires[0]
+        source, target = first.source, first.target
+        placed = len(wires) > 1 or not (source.whole and target.whole)
+        path = f"projections/{first.projection.id}"
         try:
+            synapses = first.synapses
+            if placed:
+                blocks = [(w.synapses, w.source.offset, w.target.offset) for w in wires]
+                synapses = _native.Connectivity.stack(
+                    source.engine_size, target.engine_size, blocks
+                )
             index = self.engine.connect(
-                source.index, target.index, receptor.index, connectivity, weights, delays
+                source.index,
+                target.index,
+                first.receptor.index,
+                synapses,
+                first.weights,
+                first.delays,
             )
         except _native.SimulationError as error:
             raise _Problem(path, str(error)) from None
-        self.layout.projections[projection.id] = index
-        if projection.plasticity is not None:
-            self.plasticity(projection, index, (unit, divisor))
+        for wire in wires:
+            self.layout.projections[wire.projection.id] = index
+            if placed:
+                self.layout.blocks[wire.projection.id] = wire.block(shared=len(wires) > 1)
+        if first.projection.plasticity is not None:
+            self.plasticity(first.projection, index, first.weight_unit)
 
     def connectivity(
         self, connector: Connector, n_pre: int, n_post: int, same: bool, path: str
@@ -543,7 +735,7 @@ class _Builder:
         )
         n = target.size if neurons is None else int(neurons.size)
         generator = stimulus.generator
-        if info.name in ("constant_current", "step_current"):
+        if info.name in CURRENT_GENERATORS:
             if stimulus.weight is not None:
                 raise _Problem(f"{path}/weight", "a current stimulus takes no weight")
             self.current(stimulus, info, target, neurons)
@@ -566,11 +758,12 @@ class _Builder:
         else:
             source = self.spike_times(generator, info, n, f"{path}/generator")
         receptor = self.receptor(target, COMPONENTS["delta"], {}, path)
-        if neurons is None:
+        targets = target.engine_neurons(neurons)
+        if targets is None:
             connectivity = _native.Connectivity.generate("one_to_one", n, n, allow_self=True)
         else:
             outputs = np.arange(n, dtype=np.uint32)
-            connectivity = _native.Connectivity.from_lists(n, target.size, outputs, neurons)
+            connectivity = _native.Connectivity.from_lists(n, target.engine_size, outputs, targets)
         if isinstance(weight, np.ndarray):
             weight = np.ascontiguousarray(weight)
         try:
@@ -641,7 +834,7 @@ class _Builder:
                 target.index,
                 np.ascontiguousarray(steps),
                 np.ascontiguousarray(amps, dtype=np.float64),
-                neurons,
+                target.engine_neurons(neurons),
             )
         except _native.SimulationError as error:
             raise _Problem(path, str(error)) from None
@@ -661,12 +854,16 @@ class _Builder:
             if every < 1:
                 raise _Problem(f"{path}/interval", f"must be at least one step ({self.dt} s)")
         if monitor.record == "spikes":
-            index = self.engine.add_spike_monitor(target.index, neurons)
-            self.layout.spike_monitors[index] = monitor.id
+            index = self.engine.add_spike_monitor(target.index, target.engine_neurons(neurons))
+            self.layout.spike_monitors[index] = (monitor.id, target.offset)
         elif monitor.record == "rate":
             if neurons is not None:
                 raise _Problem(f"{path}/neurons", "a rate monitor counts the whole population")
-            index = self.engine.add_rate_monitor(target.index, every)
+            index = self.engine.add_rate_monitor(
+                target.index,
+                every,
+                neurons=None if target.whole else (target.offset, target.offset + target.size),
+            )
             self.layout.rate_monitors[index] = monitor.id
         else:
             if not monitor.variables:
@@ -681,9 +878,11 @@ class _Builder:
                         f"{target.id} has no variable {variable!r} "
                         f"(it has: {', '.join(target.variables)})",
                     )
+            engine_neurons = target.engine_neurons(neurons)
+            assert engine_neurons is not None
             for variable in monitor.variables:
                 index = self.engine.add_state_monitor(
-                    target.index, target.variables[variable], neurons, every
+                    target.index, target.variables[variable], engine_neurons, every
                 )
                 self.layout.state_monitors[index] = (monitor.id, variable)
             self.layout.state_neurons[monitor.id] = neurons

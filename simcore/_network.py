@@ -103,19 +103,54 @@ class Frame:
         return self.end_step * self.dt
 
 
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Where a projection's synapses lie in an engine projection that places them at an offset
+    (its populations run inside larger ones) or holds others' too (``shared``)."""
+
+    pre: tuple[int, int]
+    """The engine neurons ``[start, stop)`` of its source."""
+    post: tuple[int, int]
+    """The engine neurons ``[start, stop)`` of its target."""
+    n_synapses: int
+    weight: float | None
+    """Its one weight (SI) where shared: those share no per-synapse weights."""
+    shared: bool
+
+    def holds(
+        self, pre: npt.NDArray[np.uint32], post: npt.NDArray[np.uint32]
+    ) -> npt.NDArray[np.bool_]:
+        """Which of the engine synapses ``pre -> post`` are this projection's."""
+        return (
+            (pre >= self.pre[0])
+            & (pre < self.pre[1])
+            & (post >= self.post[0])
+            & (post < self.post[1])
+        )
+
+
 @dataclass(slots=True)
 class Layout:
-    """How the spec's ids map onto the engine's integer ids (made by ``simcore.build``)."""
+    """How the spec's ids map onto the engine's integer ids (made by ``simcore.build``).
+
+    Populations of one model with equal parameters run as one engine population, one after
+    another, so a step updates and delivers to them in one pass; projections between them
+    that share a receptor, a weight and a delay then share one engine projection."""
 
     populations: dict[str, int] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
+    offsets: dict[str, int] = field(default_factory=dict)
+    """Per population: its first neuron in the engine population."""
     variables: dict[str, dict[str, str]] = field(default_factory=dict)
     """Per population: variable name in the spec -> the engine's state name."""
     projections: dict[str, int] = field(default_factory=dict)
+    blocks: dict[str, Block] = field(default_factory=dict)
+    """Projections that are not the whole of their engine projection."""
     poisson: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Stimulus id -> (generator id, number of outputs)."""
     currents: dict[str, int] = field(default_factory=dict)
-    spike_monitors: dict[int, str] = field(default_factory=dict)
+    spike_monitors: dict[int, tuple[str, int]] = field(default_factory=dict)
+    """Engine monitor -> (spec monitor id, the offset of its population)."""
     state_monitors: dict[int, tuple[str, str]] = field(default_factory=dict)
     """Engine monitor -> (spec monitor id, variable)."""
     state_neurons: dict[str, npt.NDArray[np.uint32]] = field(default_factory=dict)
@@ -149,6 +184,10 @@ class Simulation:
         self._stop = False
         self._running = False
         self._pending: list[tuple[Change, tuple[int, Any]]] = []
+        self._scales: dict[str, float] = {}
+        """Weight scales of projections that share an engine projection."""
+        self._owners: dict[int, npt.NDArray[np.integer]] = {}
+        """Per shared engine projection: which of its projections each synapse belongs to."""
 
     # ---------------------------------------------------------------- facts
 
@@ -197,7 +236,9 @@ class Simulation:
         """The current values of a state variable, one per neuron (SI units)."""
         index, name = self._variable(population, variable)
         with self._lock:
-            return self._net.state(index, name)
+            values = self._net.state(index, name)
+        start, size = self._layout.offsets[population], self._layout.sizes[population]
+        return values if values.size == size else values[start : start + size]
 
     def synapses(
         self, projection: str
@@ -207,9 +248,25 @@ class Simulation:
         npt.NDArray[np.uint32],
         npt.NDArray[np.float64],
     ]:
-        """A projection's synapses: (pre, post, delay in steps, weight in SI units)."""
+        """A projection's synapses: (pre, post, delay in steps, weight in SI units, without
+        the weight scale)."""
+        index = self._projection(projection)
         with self._lock:
-            return self._net.synapses(self._projection(projection))
+            pre, post, delay, weight = self._net.synapses(index)
+        block = self._layout.blocks.get(projection)
+        if block is None:
+            return pre, post, delay, weight
+        if block.shared:
+            mine = block.holds(pre, post)
+            pre, post, delay = pre[mine], post[mine], delay[mine]
+            weight = np.full(pre.size, block.weight)
+        return pre - np.uint32(block.pre[0]), post - np.uint32(block.post[0]), delay, weight
+
+    def n_synapses(self, projection: str) -> int:
+        """How many synapses a projection has."""
+        index = self._projection(projection)
+        block = self._layout.blocks.get(projection)
+        return self._net.n_synapses(index) if block is None else block.n_synapses
 
     # ---------------------------------------------------------------- running
 
@@ -332,11 +389,36 @@ class Simulation:
             if change.kind == "rate":
                 self._net.set_poisson_rates(index, value)
             elif change.kind == "weight_scale":
-                self._net.set_weight_scale(index, value)
+                self._scale_weights(change.target, index, value)
             else:
                 self._net.set_current_amplitude(index, value)
             applied.append(Change(change.kind, change.target, change.value, step))
         return tuple(applied)
+
+    def _scale_weights(self, projection: str, index: int, scale: float) -> None:
+        block = self._layout.blocks.get(projection)
+        if block is None or not block.shared:
+            self._net.set_weight_scale(index, scale)
+            return
+        # the engine's scale would scale every projection sharing the table: their synapses
+        # get a weight each instead (once; later changes rewrite them)
+        self._scales[projection] = scale
+        sharing = {
+            name: other
+            for name, other in self._layout.blocks.items()
+            if self._layout.projections[name] == index
+        }
+        owners = self._owners.get(index)
+        if owners is None:
+            pre, post, _, _ = self._net.synapses(index)
+            owners = np.zeros(pre.size, dtype=np.min_scalar_type(len(sharing)))
+            for k, other in enumerate(sharing.values()):
+                owners[other.holds(pre, post)] = k
+            self._owners[index] = owners
+        weights = np.array(
+            [other.weight for other in sharing.values()], dtype=np.float64
+        ) * np.array([self._scales.get(name, 1.0) for name in sharing])
+        self._net.set_weights(index, weights[owners])
 
     # ---------------------------------------------------------------- helpers
 
@@ -344,10 +426,12 @@ class Simulation:
         self, index: int, chunk: _native.Chunk, changes: tuple[Change, ...], wall: float
     ) -> Frame:
         layout = self._layout
-        spikes = {
-            layout.spike_monitors[monitor]: Spikes(neurons, steps, chunk.start_step)
-            for monitor, neurons, steps in chunk.spikes
-        }
+        spikes = {}
+        for monitor, neurons, steps in chunk.spikes:
+            spec_id, offset = layout.spike_monitors[monitor]
+            if offset:
+                neurons -= np.uint32(offset)
+            spikes[spec_id] = Spikes(neurons, steps, chunk.start_step)
         states: dict[str, States] = {}
         for monitor, steps, values in chunk.states:
             spec_id, variable = layout.state_monitors[monitor]
