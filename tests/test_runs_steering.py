@@ -66,6 +66,10 @@ def test_other_edits_wait_for_the_next_run() -> None:
     assert unchanged == []
 
 
+SILENT = 500
+"""Steps after the input stops by which the population has fallen silent."""
+
+
 def _frames_after(client: valkey.Valkey, run_id: str) -> list[frames.Decoded]:
     return [
         frames.decode(fields[keys.FRAME_FIELD])
@@ -105,11 +109,19 @@ def test_an_edit_made_while_the_document_is_unloaded_still_reaches_the_run(
 def _an_edit_reaches_the_run(
     server: ServerProcess, editor: ServerProcess, services_environment: dict[str, str]
 ) -> None:
-    """A run started on ``server``, the edit sent to ``editor`` (which may be another)."""
+    """A run started on ``server``, the edit sent to ``editor`` (which may be another). The
+    run is long (80 s of wall time at its pace) and stopped once the frames from SILENT steps
+    after the edit have streamed: however slowly the edit travels, it lands inside the run."""
     model_id = small_model(server, rate_hz=80.0)
     client = valkey.Valkey.from_url(services_environment["VALKEY_URL"])
+
+    def steered_and_silent() -> bool:
+        decoded = _frames_after(client, run["id"])
+        starts = [f.header.start for f in decoded if f.header.changes]
+        return bool(starts) and decoded[-1].header.end >= starts[0] + SILENT + 100
+
     try:
-        run = start_run(server, model_id, pace=0.05, duration={"unit": "ms", "value": 400})
+        run = start_run(server, model_id, pace=0.05, duration={"unit": "ms", "value": 4000})
         with stopped_at_the_end(server, run["id"]):
             # Once it has streamed a little, so there is a "before" to compare with.
             assert wait_for(lambda: client.xlen(keys.frames_key(run["id"])) >= 3, 60)
@@ -117,8 +129,9 @@ def _an_edit_reaches_the_run(
                 {"op": "set", "path": "stimuli/drive/generator/parameters/rate/value", "value": 0}
             ]
             assert editor.post(f"/api/models/{model_id}/changes", json=edit).status_code == 200
-            done = wait_state(server, run["id"], ("completed", "failed"), timeout_s=60)
-        assert done["state"] == "completed", done
+            assert wait_for(steered_and_silent, 60)
+        done = wait_state(server, run["id"], ("stopped", "completed", "failed"), timeout_s=60)
+        assert done["state"] == "stopped", done
         decoded = _frames_after(client, run["id"])
     finally:
         client.close()
@@ -135,7 +148,7 @@ def _an_edit_reaches_the_run(
     )
     before = [f for f in decoded if f.header.end <= header.start]
     # Past the input's last spikes and the membrane's memory, the population is silent.
-    after = [f for f in decoded if f.header.start >= header.start + 500]
+    after = [f for f in decoded if f.header.start >= header.start + SILENT]
     assert before and after
     assert sum(f["spikes/spikes/neurons"].size for f in before) > 0
     assert sum(f["spikes/spikes/neurons"].size for f in after) == 0
