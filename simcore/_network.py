@@ -237,8 +237,8 @@ class Simulation:
         index, name = self._variable(population, variable)
         with self._lock:
             values = self._net.state(index, name)
-        start, size = self._layout.offsets[population], self._layout.sizes[population]
-        return values if values.size == size else values[start : start + size]
+        start = self._layout.offsets[population]
+        return values[start : start + self._layout.sizes[population]]
 
     def synapses(
         self, projection: str
