@@ -184,10 +184,6 @@ class Simulation:
         self._stop = False
         self._running = False
         self._pending: list[tuple[Change, tuple[int, Any]]] = []
-        self._scales: dict[str, float] = {}
-        """Weight scales of projections that share an engine projection."""
-        self._owners: dict[int, npt.NDArray[np.integer]] = {}
-        """Per shared engine projection: which of its projections each synapse belongs to."""
 
     # ---------------------------------------------------------------- facts
 
@@ -399,26 +395,9 @@ class Simulation:
         block = self._layout.blocks.get(projection)
         if block is None or not block.shared:
             self._net.set_weight_scale(index, scale)
-            return
-        # the engine's scale would scale every projection sharing the table: their synapses
-        # get a weight each instead (once; later changes rewrite them)
-        self._scales[projection] = scale
-        sharing = {
-            name: other
-            for name, other in self._layout.blocks.items()
-            if self._layout.projections[name] == index
-        }
-        owners = self._owners.get(index)
-        if owners is None:
-            pre, post, _, _ = self._net.synapses(index)
-            owners = np.zeros(pre.size, dtype=np.min_scalar_type(len(sharing)))
-            for k, other in enumerate(sharing.values()):
-                owners[other.holds(pre, post)] = k
-            self._owners[index] = owners
-        weights = np.array(
-            [other.weight for other in sharing.values()], dtype=np.float64
-        ) * np.array([self._scales.get(name, 1.0) for name in sharing])
-        self._net.set_weights(index, weights[owners])
+        else:  # the engine's scale would scale every projection sharing the table
+            assert block.weight is not None
+            self._net.set_block_weight(index, block.pre, block.post, block.weight * scale)
 
     # ---------------------------------------------------------------- helpers
 

@@ -581,14 +581,22 @@ impl Network {
             .py()
     }
 
-    /// Replaces a projection's weights (one per synapse, in the order of `synapses`; SI).
-    fn set_weights(
+    /// Gives a projection's synapses from sources `pre = (start, stop)` onto targets `post`
+    /// the weight `weight` (SI): one of the projections sharing its table changes weight.
+    fn set_block_weight(
         &mut self,
         projection: usize,
-        weights: PyReadonlyArray1<'_, f64>,
+        pre: (usize, usize),
+        post: (usize, usize),
+        weight: f64,
     ) -> PyResult<()> {
         self.net
-            .set_weights(ProjectionId(projection), slice(&weights)?)
+            .set_block_weight(
+                ProjectionId(projection),
+                pre.0..pre.1,
+                post.0..post.1,
+                weight,
+            )
             .py()
     }
 

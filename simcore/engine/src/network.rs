@@ -625,6 +625,20 @@ impl Network {
         Ok(&self.wire(id)?.projection)
     }
 
+    /// Gives the synapses of a projection from sources `pre` onto targets `post` the weight
+    /// `weight` (see [`Projection::set_block_weight`]).
+    pub fn set_block_weight(
+        &mut self,
+        id: ProjectionId,
+        pre: std::ops::Range<usize>,
+        post: std::ops::Range<usize>,
+        weight: f64,
+    ) -> Result<()> {
+        self.wire_mut(id)?
+            .projection
+            .set_block_weight(pre, post, weight)
+    }
+
     /// Replaces the weights of a projection (engine synapse order).
     pub fn set_weights(&mut self, id: ProjectionId, weights: &[f64]) -> Result<()> {
         self.wire_mut(id)?.projection.set_weights(weights)

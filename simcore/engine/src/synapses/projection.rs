@@ -459,6 +459,37 @@ impl Projection {
         Ok(())
     }
 
+    /// Gives the synapses from sources `pre` onto targets `post` the weight `weight` (one
+    /// weight per synapse from then on): one of the projections that share this one's table
+    /// changes its weight, and the others keep theirs.
+    pub fn set_block_weight(
+        &mut self,
+        pre: Range<usize>,
+        post: Range<usize>,
+        weight: f64,
+    ) -> Result<()> {
+        if pre.end > self.n_pre || post.end > self.n_post || !weight.is_finite() {
+            return Err(SimError::invalid(
+                "block weight",
+                format!(
+                    "needs sources within {}, targets within {} and a finite weight; got \
+                     {pre:?}, {post:?} and {weight}",
+                    self.n_pre, self.n_post
+                ),
+            ));
+        }
+        let ws = self.weights.each(self.targets.len());
+        for g in &self.groups[self.group_ptr[pre.start]..self.group_ptr[pre.end]] {
+            let targets = &self.targets[g.start..g.end];
+            for (w, &j) in ws[g.start..g.end].iter_mut().zip(targets) {
+                if post.contains(&(j as usize)) {
+                    *w = weight;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The synapses in the engine's order: `(pre, post, delay in steps)`.
     pub fn synapses(&self) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
         let n = self.targets.len();
@@ -868,6 +899,30 @@ mod tests {
         let gap = Connectivity::from_lists(4, 3, &[0, 3], &[0, 1]).unwrap();
         let p = Projection::new(gap, 0, &Param::Scalar(1.0), &Delays::Uniform(0)).unwrap();
         assert_eq!(p.source_groups, None);
+    }
+
+    #[test]
+    fn a_block_weight_changes_only_the_synapses_in_its_block() {
+        // E (0..2) onto E (0..2) and onto I (2..3), one table, one weight
+        let block = |synapses, post_offset| crate::connectivity::Block {
+            synapses,
+            pre_offset: 0,
+            post_offset,
+        };
+        let ee = Connectivity::from_lists(2, 2, &[0, 1, 1], &[1, 0, 1]).unwrap();
+        let ei = Connectivity::from_lists(2, 1, &[0, 1], &[0, 0]).unwrap();
+        let conn = Connectivity::stack(3, 3, vec![block(ee, 0), block(ei, 2)]).unwrap();
+        let mut p = Projection::new(conn, 0, &Param::Scalar(1.0), &Delays::Uniform(0)).unwrap();
+        p.set_block_weight(0..2, 2..3, 0.5).unwrap();
+        let (pre, post, _) = p.synapses();
+        let expected: Vec<f64> = post
+            .iter()
+            .map(|&j| if j == 2 { 0.5 } else { 1.0 })
+            .collect();
+        assert_eq!(pre, vec![0, 0, 1, 1, 1]);
+        assert_eq!(&*p.weights(), &expected[..]);
+        assert!(p.set_block_weight(0..4, 0..1, 1.0).is_err());
+        assert!(p.set_block_weight(0..2, 0..1, f64::NAN).is_err());
     }
 
     /// Delivers `spikes` at step 0 into parts of `cut` blocks each (`fitted`: with the groups'
