@@ -27,6 +27,20 @@ def mv(value: float) -> Value:
     return Value(unit="mV", value=value)
 
 
+def poisson(
+    stimulus: str, target: str, hz: float, jump_mv: float, neurons: tuple[int, ...] | None = None
+) -> Stimulus:
+    """Poisson input at ``hz`` into ``target`` (all neurons or ``neurons``), each input spike a
+    jump of ``jump_mv``."""
+    return Stimulus(
+        stimulus,
+        target,
+        Component("poisson", parameters={"rate": Value(unit="Hz", value=hz)}),
+        neurons=neurons,
+        weight=mv(jump_mv),
+    )
+
+
 # Brian2's examples/CUBA.py, with its numbers computed as Brian2 computes them.
 CUBA_NEURON = Component(
     "lif",

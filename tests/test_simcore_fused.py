@@ -11,7 +11,7 @@ import pytest
 import simcore
 from simcore import Frame, _build
 from simcore.spec import Component, ModelSpec, Monitor, Stimulus, Value
-from tests.simcore_models import cuba, mv
+from tests.simcore_models import cuba, poisson
 
 FIRST, SECOND = 2, 5
 """Frames run before the first weight change, and before the second."""
@@ -28,19 +28,8 @@ def model() -> ModelSpec:
         Monitor("inh_v", "inh", "state", variables=("v", "ei", "ii"), neurons=(5, 0, 799)),
     )
     stimuli = (
-        Stimulus(
-            "kick",
-            "inh",
-            Component("poisson", parameters={"rate": Value(unit="Hz", value=50.0)}),
-            neurons=(1, 2, 400),
-            weight=mv(5.0),
-        ),
-        Stimulus(
-            "tap",
-            "exc",
-            Component("poisson", parameters={"rate": Value(unit="Hz", value=20.0)}),
-            weight=mv(1.0),
-        ),
+        poisson("kick", "inh", 50.0, 5.0, neurons=(1, 2, 400)),
+        poisson("tap", "exc", 20.0, 1.0),
         Stimulus(
             "push",
             "exc",

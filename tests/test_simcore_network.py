@@ -23,7 +23,7 @@ from simcore.spec import (
     Stimulus,
     Value,
 )
-from tests.simcore_models import cuba, ms, mv
+from tests.simcore_models import cuba, ms, mv, poisson
 
 
 def relay(duration_ms: float = 100.0) -> ModelSpec:
@@ -59,12 +59,7 @@ def relay(duration_ms: float = 100.0) -> ModelSpec:
                     "constant_current", parameters={"amplitude": Value(unit="nA", value=0.5)}
                 ),
             ),
-            Stimulus(
-                "noise",
-                "noisy",
-                Component("poisson", parameters={"rate": Value(unit="Hz", value=0.0)}),
-                weight=mv(25.0),
-            ),
+            poisson("noise", "noisy", 0.0, 25.0),
             Stimulus(
                 "dial",
                 "quiet",
