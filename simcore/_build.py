@@ -200,8 +200,10 @@ class _Builder:
         self.layout = Layout()
         self.populations: dict[str, _Population] = {}
         self.placement: dict[str, tuple[str, int, int]] = {}
-        """Population id -> (engine population name, offset in it, its size)."""
+        """Population id -> (the first population in its engine population, which names it;
+        its offset in it; the engine population's size)."""
         self.engine_populations: dict[str, tuple[int, dict[tuple[object, ...], _Receptor]]] = {}
+        """By the first population in each: its index and receptors."""
         self.wires: list[_Wire] = []
         self.dt = 0.0
         self.net: _native.Network | None = None
@@ -217,7 +219,7 @@ class _Builder:
         if self.threads is None:
             # one per core, but no more than the largest population has blocks to update in
             # parallel: a thread more would only wait at every step
-            largest = max((size for _, _, size in self.placement.values()), default=1)
+            largest = max((size for *_, size in self.placement.values()), default=1)
             self.threads = max(1, min(os.cpu_count() or 1, -(-largest // _native.BLOCK)))
         self.net = _native.Network(dt, self.threads, self.spec.simulation.precision)
         for population in self.spec.populations:
@@ -412,11 +414,10 @@ class _Builder:
             key = self.fusion_key(population)
             groups.setdefault(population.id if key is None else key, []).append(population)
         for members in groups.values():
-            name = "+".join(member.id for member in members)
             total = sum(member.size for member in members)
             offset = 0
             for member in members:
-                self.placement[member.id] = (name, offset, total)
+                self.placement[member.id] = (members[0].id, offset, total)
                 offset += member.size
 
     def fusion_key(self, population: Population) -> tuple[object, ...] | None:
@@ -451,12 +452,12 @@ class _Builder:
         path = f"populations/{population.id}/neuron"
         info = self.component(population.neuron, "neuron", path)
         values = self.parameters(population.neuron, info, path, n=population.size)
-        name, offset, total = self.placement[population.id]
-        engine = self.engine_populations.get(name)
+        first, offset, total = self.placement[population.id]
+        engine = self.engine_populations.get(first)
         if engine is None:
             parameters = self.engine_parameters(info, values)
-            index = self.engine.add_population(name, info.name, total, parameters)
-            engine = self.engine_populations[name] = (index, {})
+            index = self.engine.add_population(first, info.name, total, parameters)
+            engine = self.engine_populations[first] = (index, {})
         index, receptors = engine
         variables = {name: state.engine for name, state in info.states.items()}
         units = {name: (state.unit, 1.0) for name, state in info.states.items()}

@@ -113,3 +113,17 @@ def test_populations_that_differ_run_apart() -> None:
     layout = simcore.build(msgspec.structs.replace(spec, populations=(exc, inh)))._layout
     assert layout.populations["exc"] != layout.populations["inh"]
     assert layout.offsets == {"exc": 0, "inh": 0}
+
+
+def test_a_population_named_like_a_group_is_still_its_own() -> None:
+    spec = cuba(1000, indegree=20)
+    exc, inh = spec.populations
+    parameters = inh.neuron.parameters | {"refractory": Value(unit="ms", value=2.0)}
+    named = msgspec.structs.replace(
+        inh, id="exc+inh", neuron=Component("lif", parameters=parameters)
+    )
+    spec = msgspec.structs.replace(spec, populations=(exc, inh, named))
+    simulation = simcore.build(spec)
+    layout = simulation._layout
+    assert layout.populations["exc"] == layout.populations["inh"] != layout.populations["exc+inh"]
+    assert simulation.state("exc+inh", "v").size == named.size
