@@ -140,6 +140,11 @@ class _Population:
         """Whether it is the whole of its engine population."""
         return self.engine_size == self.size
 
+    @property
+    def engine_range(self) -> tuple[int, int]:
+        """Its neurons ``[start, stop)`` in the engine population."""
+        return (self.offset, self.offset + self.size)
+
     def engine_neurons(
         self, neurons: npt.NDArray[np.uint32] | None
     ) -> npt.NDArray[np.uint32] | None:
@@ -180,13 +185,11 @@ class _Wire:
         )
 
     def block(self, shared: bool) -> Block:
-        source, target = self.source, self.target
         return Block(
-            pre=(source.offset, source.offset + source.size),
-            post=(target.offset, target.offset + target.size),
+            pre=self.source.engine_range,
+            post=self.target.engine_range,
             n_synapses=self.n_synapses,
             weight=self.weights if shared and isinstance(self.weights, float) else None,
-            shared=shared,
         )
 
 
@@ -863,7 +866,7 @@ class _Builder:
             index = self.engine.add_rate_monitor(
                 target.index,
                 every,
-                neurons=None if target.whole else (target.offset, target.offset + target.size),
+                neurons=None if target.whole else target.engine_range,
             )
             self.layout.rate_monitors[index] = monitor.id
         else:

@@ -114,8 +114,12 @@ class Block:
     """The engine neurons ``[start, stop)`` of its target."""
     n_synapses: int
     weight: float | None
-    """Its one weight (SI) where shared: those share no per-synapse weights."""
-    shared: bool
+    """Its one weight (SI) where it shares its engine projection with others (those have no
+    per-synapse weights); None where it has it alone."""
+
+    @property
+    def shared(self) -> bool:
+        return self.weight is not None
 
     def holds(
         self, pre: npt.NDArray[np.uint32], post: npt.NDArray[np.uint32]

@@ -164,8 +164,8 @@ pub(crate) struct StateMonitor {
 #[derive(Debug, Clone)]
 pub(crate) struct RateMonitor {
     pub source: Source,
-    /// The neurons counted (None: all of the source's).
-    pub neurons: Option<Range<u32>>,
+    /// The neurons counted (all of the source's, or a run of them).
+    pub selection: Selection,
     pub n: usize,
     pub bin: u64,
     pub dt: f64,
@@ -180,9 +180,9 @@ impl RateMonitor {
         if self.filled == 0 {
             self.bin_start = step;
         }
-        self.count += match &self.neurons {
-            Some(r) => spikes.iter().filter(|j| r.contains(j)).count(),
-            None => spikes.len(),
+        self.count += match &self.selection {
+            Selection::All => spikes.len(),
+            some => spikes.iter().filter(|&&j| some.holds(j)).count(),
         } as u64;
         self.filled += 1;
         if self.filled == self.bin {

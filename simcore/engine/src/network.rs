@@ -577,7 +577,7 @@ impl Network {
         if bin == 0 {
             return Err(SimError::invalid("rate monitor bin", "must be >= 1 step"));
         }
-        let n = match &neurons {
+        let (n, selection) = match neurons {
             Some(r) if r.is_empty() || r.end as usize > all => {
                 return Err(SimError::invalid(
                     "rate monitor neurons",
@@ -587,13 +587,13 @@ impl Network {
                     ),
                 ))
             }
-            Some(r) => r.len(),
-            None => all,
+            Some(r) => (r.len(), Selection::Run(r)),
+            None => (all, Selection::All),
         };
         let id = MonitorId(self.monitors.len());
         self.monitors.push(Monitor::Rate(RateMonitor {
             source,
-            neurons,
+            selection,
             n,
             bin,
             dt: self.dt,
