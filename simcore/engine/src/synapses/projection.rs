@@ -468,7 +468,11 @@ impl Projection {
         post: Range<usize>,
         weight: f64,
     ) -> Result<()> {
-        if pre.end > self.n_pre || post.end > self.n_post || !weight.is_finite() {
+        if pre.start > pre.end
+            || pre.end > self.n_pre
+            || post.end > self.n_post
+            || !weight.is_finite()
+        {
             return Err(SimError::invalid(
                 "block weight",
                 format!(
@@ -923,6 +927,9 @@ mod tests {
         assert_eq!(&*p.weights(), &expected[..]);
         assert!(p.set_block_weight(0..4, 0..1, 1.0).is_err());
         assert!(p.set_block_weight(0..2, 0..1, f64::NAN).is_err());
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 2..1;
+        assert!(p.set_block_weight(reversed, 0..1, 1.0).is_err());
     }
 
     /// Delivers `spikes` at step 0 into parts of `cut` blocks each (`fitted`: with the groups'
