@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 
+from server.embedded import free_port
 from tests.servers import ServerProcess, clean_environment, spikex_command, wait_for
 
 RECOVERY_WITHIN_S = 30.0
@@ -50,7 +51,7 @@ def test_embedded_services_serve_stop_cleanly_and_keep_their_data(data_dir: Path
 
         second = subprocess.run(
             spikex_command("run"),
-            env=clean_environment(SPIKEX_DATA_DIR=str(data_dir), SPIKEX_PORT=str(first.port + 1)),
+            env=clean_environment(SPIKEX_DATA_DIR=str(data_dir), SPIKEX_PORT=str(free_port())),
             capture_output=True,
             text=True,
             timeout=60,
