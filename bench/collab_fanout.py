@@ -1,9 +1,12 @@
 """Document fan-out: SPIKE-X's ``/ws/docs`` against the reference y-websocket server, side by
 side, at N = 10, 100 and 500 clients in one room.
 
-N clients join one room at the same moment through real sockets; once all are synced, one of
-them writes M small edits (one every ``--interval-ms``, after ``--warmup`` edits that are not
-counted, for both servers), and each of the others records when it sees each one. Reported:
+N clients join one room at the same moment through real sockets, on each server; once all are
+synced, one of them writes M small edits (after ``--warmup`` edits that are not counted), and
+each of the others records when it sees each one. The two rooms are edited in turn, in one
+run: an edit to ours, and once all its readers have it and ``--interval-ms`` of idle time has
+passed, one to the reference, and so on; so the servers see the same load, and this machine's
+slow spells fall on both rather than on whichever was being measured at the time. Reported:
 deliveries missing after a grace period, and the p50/p99 delay from the writer's send to a
 reader's receipt, for SPIKE-X (every update committed to the log in PostgreSQL before it is
 broadcast) and for the reference (npm ``y-websocket@1``, ``bin/server.js``, which keeps
@@ -61,6 +64,9 @@ from tests.servers import ServerProcess  # noqa: E402
 REFERENCE = "y-websocket@1"
 NPM_INSTALL = ["npm", "install", "--omit=optional", "--no-audit", "--no-fund", "--prefer-offline"]
 T = TypeVar("T")
+READERS_WAIT_S = 2.0
+"""How long the paired run waits for every reader of an edit before the next edit (a later
+delivery still counts until the grace period at the end)."""
 GIB = 1024**3
 MIB = 1024**2
 
@@ -116,6 +122,8 @@ class YClient(asyncio.Protocol):
         self.synced = asyncio.Event()
         self.closed = asyncio.Event()
         self.seen: dict[str, float] = {}
+        self.noticed: Callable[[str], None] | None = None
+        """Called with each key the first time it arrives."""
         self._arrived = 0.0
         self._buffer = bytearray()
         self._handshake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -191,7 +199,10 @@ class YClient(asyncio.Protocol):
 
     def _on_bench(self, event: MapEvent) -> None:
         for key in event.keys:
-            self.seen.setdefault(key, self._arrived)
+            if key not in self.seen:
+                self.seen[key] = self._arrived
+                if self.noticed is not None:
+                    self.noticed(key)
 
     def send(self, message: bytes) -> None:
         self._write(0x2, message)
@@ -221,54 +232,86 @@ async def synced_clients(port: int, path: str, count: int, timeout_s: float) -> 
     return clients
 
 
+class FanOutRoom:
+    """One server's room in a paired run: its writer, its readers, and when each edit was sent.
+    ``edit`` returns once every reader has seen the edit (or ``wait_s`` has passed)."""
+
+    def __init__(self, clients: list[YClient]):
+        self.writer, self.readers = clients[0], clients[1:]
+        self.sent: dict[str, float] = {}
+        self._seen_by: dict[str, int] = {}
+        self._awaited = ""
+        self._all_seen = asyncio.Event()
+        for reader in self.readers:
+            reader.noticed = self._noticed
+
+    def _noticed(self, key: str) -> None:
+        self._seen_by[key] = self._seen_by.get(key, 0) + 1
+        if key == self._awaited and self._seen_by[key] == len(self.readers):
+            self._all_seen.set()
+
+    async def edit(self, key: str, wait_s: float) -> None:
+        writer = self.writer
+        before = writer.doc.get_state()
+        writer.bench[key] = 0
+        update = writer.doc.get_update(before)
+        self._awaited = key
+        self._all_seen.clear()
+        self.sent[key] = time.monotonic()
+        writer.send(protocol.sync_update(update))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._all_seen.wait(), wait_s)
+
+    def figures(self, counted: int) -> dict[str, float]:
+        """Missing deliveries and delay percentiles (ms) of the last ``counted`` edits."""
+        keys = list(self.sent)[-counted:]
+        delays = sorted(
+            (reader.seen[key] - self.sent[key]) * 1000
+            for reader in self.readers
+            for key in keys
+            if key in reader.seen
+        )
+        return {
+            "missing": len(self.readers) * counted - len(delays),
+            "p50_ms": _percentile(delays, 50),
+            "p99_ms": _percentile(delays, 99),
+        }
+
+    def close(self) -> None:
+        for client in (self.writer, *self.readers):
+            client.close()
+
+
 async def fan_out(
-    port: int,
-    path: str,
+    targets: list[tuple[int, str]],
     clients: int,
     edits: int,
     interval_s: float,
     grace_s: float,
     warmup: int,
-) -> dict[str, float]:
-    """One writer, ``clients - 1`` readers: missing deliveries and delay percentiles (ms),
-    after ``warmup`` edits that are not counted (each server's first edits in a room set up
-    what later ones reuse: prepared statements, pooled connections, compiled code)."""
-    everyone = await synced_clients(port, path, clients, timeout_s=60 + clients / 5)
-    writer, readers = everyone[0], everyone[1:]
-    sent: dict[str, float] = {}
-
-    def write(key: str) -> None:
-        before = writer.doc.get_state()
-        writer.bench[key] = 0
-        update = writer.doc.get_update(before)
-        sent[key] = time.monotonic()
-        writer.send(protocol.sync_update(update))
-
+) -> list[dict[str, float]]:
+    """One room per target (port, path), each with one writer and ``clients - 1`` readers,
+    edited in turn: an edit to the first room, and once its readers have all seen it and
+    ``interval_s`` has passed, one to the next, and so on. So each edit reaches an idle server
+    and readers that have finished the previous one, and a slow spell of this machine falls on
+    the servers' edits alike rather than on whichever server it happened to be measuring.
+    The first ``warmup`` edits of each room are not counted (they set up what later ones
+    reuse: prepared statements, pooled connections, compiled code)."""
+    rooms = [
+        FanOutRoom(await synced_clients(port, path, clients, timeout_s=60 + clients / 5))
+        for port, path in targets
+    ]
     try:
-        for index in range(warmup):
-            write(f"warmup {index}")
-            await asyncio.sleep(interval_s)
-        await until_seen(readers, warmup, grace_s)
-        sent.clear()
-        for index in range(edits):
-            write(str(index))
-            await asyncio.sleep(interval_s)
-        await until_seen(readers, warmup + edits, grace_s)
+        for index in range(warmup + edits):
+            for room in rooms:
+                await room.edit(str(index), wait_s=READERS_WAIT_S)
+                await asyncio.sleep(interval_s)
+        for room in rooms:
+            await until_seen(room.readers, warmup + edits, grace_s)
+        return [room.figures(edits) for room in rooms]
     finally:
-        for client in everyone:
-            client.close()
-    delays = sorted(
-        (reader.seen[key] - at) * 1000
-        for reader in readers
-        for key, at in sent.items()
-        if key in reader.seen
-    )
-    missing = len(readers) * edits - len(delays)
-    return {
-        "missing": missing,
-        "p50_ms": _percentile(delays, 50),
-        "p99_ms": _percentile(delays, 99),
-    }
+        for room in rooms:
+            room.close()
 
 
 async def until_seen(readers: list[YClient], count: int, timeout_s: float) -> None:
@@ -438,7 +481,9 @@ def main() -> None:
     # 500: a p99 over fewer edits is decided by the one or two that a scheduling stall of
     # this machine happens to hit, for either server.
     parser.add_argument("--edits", type=int, default=500, help="edits written (M)")
-    parser.add_argument("--interval-ms", type=float, default=20.0, help="between two edits")
+    parser.add_argument(
+        "--interval-ms", type=float, default=20.0, help="idle time before each edit"
+    )
     parser.add_argument("--grace-s", type=float, default=20.0, help="wait for late deliveries")
     parser.add_argument("--warmup", type=int, default=10, help="edits written first, not counted")
     parser.add_argument(
@@ -463,8 +508,9 @@ def main() -> None:
         },
     )
     print(
-        f"fan-out: one writer, N - 1 readers in one room, {arguments.edits} edits "
-        f"{arguments.interval_ms:g} ms apart; SPIKE-X persists each before broadcasting, "
+        f"fan-out: one writer, N - 1 readers in one room per server, {arguments.edits} edits "
+        f"each, to the two servers in turn, {arguments.interval_ms:g} ms of idle time before "
+        "each; SPIKE-X persists each before broadcasting, "
         f"{REFERENCE} keeps them in memory; ratio: SPIKE-X p99 / reference p99",
         flush=True,
     )
@@ -485,8 +531,11 @@ def main() -> None:
                     arguments.grace_s,
                     arguments.warmup,
                 )
-                ours = run(fan_out(server.port, f"/ws/docs/{model}", clients, *pacing))
-                peer = run(fan_out(reference_port, f"/fanout-{clients}", clients, *pacing))
+                targets = [
+                    (server.port, f"/ws/docs/{model}"),
+                    (reference_port, f"/fanout-{clients}"),
+                ]
+                ours, peer = run(fan_out(targets, clients, *pacing))
                 ratio = ours["p99_ms"] / peer["p99_ms"]
                 print(
                     f"{clients:>5} {ours['missing']:>8} {ours['p50_ms']:>8.2f} "
