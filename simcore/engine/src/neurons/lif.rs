@@ -20,6 +20,8 @@ use crate::synapses::{current_propagator, Receptors, Stored, SynapseKind, BLOCK}
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
 /// Parameters of [`Lif`] (scalars or one value per neuron).
 #[derive(Debug, Clone, PartialEq)]
@@ -197,9 +199,9 @@ impl Exact {
         }
     }
 
-    /// [`Exact::fast_tile`] on the best loop this CPU and these types have: the AVX2
-    /// intrinsics (`f32` state, byte counters), the portable loop compiled for AVX2, or the
-    /// portable loop; `EXTRA`: whether the external current is added.
+    /// [`Exact::fast_tile`] on the best loop this CPU and these types have: the intrinsics
+    /// (`f32` state, byte counters; AVX-512 or AVX2), the portable loop compiled for AVX2, or
+    /// the portable loop; `EXTRA`: whether the external current is added.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn fast_tile_on<T: Real, C: Counter, const EXTRA: bool>(
@@ -251,8 +253,8 @@ impl Exact {
         Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
     }
 
-    /// The fused loop on `f32` state with byte counters: the intrinsics of [`avx2::advance`]
-    /// over the tile's whole vectors, the portable loop over the rest.
+    /// The fused loop on `f32` state with byte counters: the intrinsics of [`advance`] over
+    /// the tile's whole vectors, the portable loop over the rest.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     #[allow(clippy::too_many_arguments)]
@@ -277,7 +279,7 @@ impl Exact {
                     c: [],
                     d: [],
                 };
-                avx2::advance::<0, EXTRA>(&k, &mut v[lo..hi], [], counters)
+                advance::<0, EXTRA>(&k, &mut v[lo..hi], [], counters)
             }
             [(r, c, d)] => {
                 let (c, d) = ([*c as f32], [*d as f32]);
@@ -288,7 +290,7 @@ impl Exact {
                     c,
                     d,
                 };
-                avx2::advance::<1, EXTRA>(&k, &mut v[lo..hi], [&mut rec[row(*r)]], counters)
+                advance::<1, EXTRA>(&k, &mut v[lo..hi], [&mut rec[row(*r)]], counters)
             }
             [(r1, c1, d1), (r2, c2, d2)] => {
                 let (c, d) = ([*c1 as f32, *c2 as f32], [*d1 as f32, *d2 as f32]);
@@ -301,7 +303,7 @@ impl Exact {
                 };
                 let (head, tail) = rec.split_at_mut(r2 * BLOCK);
                 let rows = [&mut head[row(*r1)], &mut tail[lo..hi]];
-                avx2::advance::<2, EXTRA>(&k, &mut v[lo..hi], rows, counters)
+                advance::<2, EXTRA>(&k, &mut v[lo..hi], rows, counters)
             }
             _ => unreachable!("the fused loop takes at most two receptors"),
         };
@@ -701,6 +703,28 @@ impl Lif {
     }
 }
 
+/// The fused `f32` loop's intrinsics on the widest vectors this CPU has: sixteen lanes with
+/// AVX-512, else eight with AVX2 (the same results either way).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
+    k: &avx2::Coefficients<TERMS>,
+    v: &mut [f32],
+    rows: [&mut [f32]; TERMS],
+    counters: &mut [u8],
+) -> (usize, f32) {
+    if std::arch::is_x86_feature_detected!("avx512bw")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+    {
+        // SAFETY: the CPU has AVX-512 F (implied by BW), BW and VL.
+        return avx512::advance::<TERMS, EXTRA>(k, v, rows, counters);
+    }
+    avx2::advance::<TERMS, EXTRA>(k, v, rows, counters)
+}
+
 /// Calls `hit` with the position of every value of `v` above `th`, in order: with AVX2 when
 /// the CPU has it and the values are `f32` (the common case's threshold test, on the tiles
 /// where some neuron crossed), else sixteen at a time, with one branch per sixteen.
@@ -864,7 +888,67 @@ mod tests {
         }
     }
 
-    /// The AVX2 intrinsics and the portable loop leave the same bits in every state and give
+    /// The sixteen-lane (AVX-512) and eight-lane (AVX2) intrinsics leave the same bits in
+    /// every state and find the same largest `v`, for each number of receptors, with and
+    /// without an external current (the eight-lane one is what CPUs without AVX-512 run; the
+    /// test below compares whichever this CPU runs with the portable loop).
+    #[test]
+    fn sixteen_and_eight_lane_loops_agree_bit_for_bit() {
+        if !(std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl"))
+        {
+            return;
+        }
+        fn compare<const TERMS: usize, const EXTRA: bool>(rng: &mut Rng, len: usize) {
+            let k = avx2::Coefficients::<TERMS> {
+                e_m: 0.995,
+                c0: -0.000245,
+                extra: 0.0011,
+                c: std::array::from_fn(|t| 0.021 + 0.01 * t as f32),
+                d: std::array::from_fn(|t| 0.98 - 0.01 * t as f32),
+            };
+            let v: Vec<f32> = (0..len)
+                .map(|_| (-0.06 + 0.012 * rng.uniform()) as f32)
+                .collect();
+            let rows: Vec<Vec<f32>> = (0..TERMS)
+                .map(|_| {
+                    (0..len)
+                        .map(|_| (0.004 * rng.uniform() - 0.001) as f32)
+                        .collect()
+                })
+                .collect();
+            let counters: Vec<u8> = (0..len).map(|_| (rng.next_u64() % 4) as u8).collect();
+            let run = |wide: bool| {
+                let (mut v, mut rows, mut counters) = (v.clone(), rows.clone(), counters.clone());
+                let mut it = rows.iter_mut();
+                let slices: [&mut [f32]; TERMS] =
+                    std::array::from_fn(|_| it.next().unwrap().as_mut_slice());
+                // SAFETY: the CPU has AVX-512 F, BW and VL (checked above), so AVX2 too.
+                let (done, top) = unsafe {
+                    if wide {
+                        avx512::advance::<TERMS, EXTRA>(&k, &mut v, slices, &mut counters)
+                    } else {
+                        avx2::advance::<TERMS, EXTRA>(&k, &mut v, slices, &mut counters)
+                    }
+                };
+                let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                let rows: Vec<Vec<u32>> = rows.iter().map(|r| bits(r)).collect();
+                (done, top.to_bits(), bits(&v), rows, counters)
+            };
+            let case = format!("{TERMS} receptors, external current {EXTRA}, {len} neurons");
+            assert_eq!(run(true), run(false), "{case}");
+        }
+        let mut rng = Rng::new(11);
+        for len in [16, 512, 4096] {
+            compare::<0, false>(&mut rng, len);
+            compare::<1, false>(&mut rng, len);
+            compare::<2, false>(&mut rng, len);
+            compare::<2, true>(&mut rng, len);
+        }
+    }
+
+    /// The intrinsics (sixteen or eight lanes, whichever this CPU runs) and the portable loop
+    /// leave the same bits in every state and give
     /// the same answer, for each number of receptors, with and without an external current,
     /// over tiles that end inside a vector, with refractory, just-freed and free neurons.
     #[test]
