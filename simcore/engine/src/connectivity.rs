@@ -417,7 +417,10 @@ impl Connectivity {
     pub fn to_lists(&self) -> (Vec<u32>, Vec<u32>) {
         let mut pre = Vec::with_capacity(self.targets.len());
         for i in 0..self.n_pre {
-            pre.extend(std::iter::repeat(i as u32).take(self.row_ptr[i + 1] - self.row_ptr[i]));
+            pre.extend(std::iter::repeat_n(
+                i as u32,
+                self.row_ptr[i + 1] - self.row_ptr[i],
+            ));
         }
         (pre, self.targets.clone())
     }

@@ -805,7 +805,7 @@ impl Network {
         }
         for m in &mut self.monitors {
             if let Monitor::State(sm) = m {
-                if t % sm.every == 0 {
+                if t.is_multiple_of(sm.every) {
                     let pop = &self.populations[sm.population.0];
                     sm.data.steps.push(t);
                     for &j in &sm.data.neurons {

@@ -500,8 +500,8 @@ impl Projection {
         let (mut pre, mut delay) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for i in 0..self.n_pre {
             for g in &self.groups[self.group_ptr[i]..self.group_ptr[i + 1]] {
-                pre.extend(std::iter::repeat(i as u32).take(g.end - g.start));
-                delay.extend(std::iter::repeat(g.delay).take(g.end - g.start));
+                pre.extend(std::iter::repeat_n(i as u32, g.end - g.start));
+                delay.extend(std::iter::repeat_n(g.delay, g.end - g.start));
             }
         }
         (pre, self.targets.clone(), delay)
