@@ -23,6 +23,45 @@ mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 
+/// Neurons per bit of a [`Crossing`].
+const GROUP: usize = 16;
+const _: () = assert!(TILE <= 32 * GROUP, "a tile's groups fit in a u32");
+
+/// Where a tile's update may have left a `v` above the threshold: bit `g` for the tile's
+/// neurons `g * GROUP..(g + 1) * GROUP`. The spike scan goes through those groups only: at a
+/// few hertz most tiles of a large population hold a spike each step, but few of its groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Crossing(u32);
+
+impl Crossing {
+    pub(crate) const NONE: Crossing = Crossing(0);
+    /// Every group: the whole tile is scanned.
+    pub(crate) const ALL: Crossing = Crossing(u32::MAX);
+
+    fn all_if(any: bool) -> Crossing {
+        if any {
+            Self::ALL
+        } else {
+            Self::NONE
+        }
+    }
+
+    /// The parts of a tile of `len` neurons to scan, in order, adjacent groups as one part.
+    fn ranges(self, len: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            if bits == 0 {
+                return None;
+            }
+            let first = bits.trailing_zeros();
+            let run = (bits >> first).trailing_ones();
+            bits &= !((((1u64 << run) - 1) << first) as u32);
+            let start = first as usize * GROUP;
+            (start < len).then(|| start..((first + run) as usize * GROUP).min(len))
+        })
+    }
+}
+
 /// Parameters of [`Lif`] (scalars or one value per neuron).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LifParams {
@@ -172,8 +211,8 @@ impl Exact {
         self.fast.is_some()
     }
 
-    /// The fused loop of the common case; returns whether some neuron's `v` ended above
-    /// `v_th`: a free one that crossed it, or a refractory one held there (rare, and the
+    /// The fused loop of the common case; returns where some neuron's `v` may have ended
+    /// above `v_th`: a free one that crossed it, or a refractory one held there (rare, and the
     /// caller checks which are free; leaving freedom out of the test keeps the loop's masks
     /// narrow). `counters` (one per neuron of the tile) count down in the same pass, and a
     /// refractory neuron keeps its `v` (selected, not branched on, so the loop vectorises).
@@ -189,7 +228,7 @@ impl Exact {
         counters: &mut [C],
         i_ext: f64,
         v_th: T,
-    ) -> bool {
+    ) -> Crossing {
         // Adding a zero current changes no sum: `x + 0 = x` unless `x` is `-0`, and the sum
         // `c0 + (..)` is never `-0` when `c0` is not zero. Then the loop leaves it out.
         if fast.r_i * i_ext == 0.0 && T::of(fast.c0) != T::default() {
@@ -213,7 +252,7 @@ impl Exact {
         counters: &mut [C],
         i_ext: f64,
         v_th: T,
-    ) -> bool {
+    ) -> Crossing {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             let mut th = [v_th];
@@ -234,7 +273,8 @@ impl Exact {
                 Self::fast_tile_avx2::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
             };
         }
-        Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
+        let any = Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th);
+        Crossing::all_if(any)
     }
 
     #[cfg(target_arch = "x86_64")]
@@ -249,8 +289,9 @@ impl Exact {
         counters: &mut [C],
         i_ext: f64,
         v_th: T,
-    ) -> bool {
-        Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th)
+    ) -> Crossing {
+        let any = Self::fast_tile_body::<T, C, EXTRA>(fast, lo, hi, v, rec, counters, i_ext, v_th);
+        Crossing::all_if(any)
     }
 
     /// The fused loop on `f32` state with byte counters: the intrinsics of [`advance`] over
@@ -267,15 +308,16 @@ impl Exact {
         counters: &mut [u8],
         i_ext: f64,
         v_th: f32,
-    ) -> bool {
+    ) -> Crossing {
         let (e_m, c0, extra) = (fast.e_m as f32, fast.c0 as f32, (fast.r_i * i_ext) as f32);
         let row = |r: usize| r * BLOCK + lo..r * BLOCK + hi;
-        let (done, top) = match fast.terms.as_slice() {
+        let (done, crossed) = match fast.terms.as_slice() {
             [] => {
                 let k = avx2::Coefficients {
                     e_m,
                     c0,
                     extra,
+                    v_th,
                     c: [],
                     d: [],
                 };
@@ -287,6 +329,7 @@ impl Exact {
                     e_m,
                     c0,
                     extra,
+                    v_th,
                     c,
                     d,
                 };
@@ -298,6 +341,7 @@ impl Exact {
                     e_m,
                     c0,
                     extra,
+                    v_th,
                     c,
                     d,
                 };
@@ -317,7 +361,9 @@ impl Exact {
             i_ext,
             v_th,
         );
-        top > v_th || rest
+        // The portable loop's neurons, if it flagged: from the group it starts in.
+        let rest = if rest { u32::MAX << (done / GROUP) } else { 0 };
+        Crossing(crossed | rest)
     }
 
     /// The loop; `EXTRA`: whether the external current is added.
@@ -399,10 +445,10 @@ impl Exact {
         counters: &mut [C],
         i_ext: &PerNeuron,
         v_th: f32,
-    ) -> bool {
+    ) -> Crossing {
         let (lo, hi) = (range.start, range.end);
         let Some(fast) = &self.fast else {
-            return true;
+            return Crossing::ALL;
         };
         match i_ext {
             PerNeuron::Uniform(i) => Self::fast_tile(fast, lo, hi, v, rec, counters, *i, v_th),
@@ -419,7 +465,7 @@ impl Exact {
                         any |= *v > v_th;
                     }
                 }
-                any
+                Crossing::all_if(any)
             }
         }
     }
@@ -441,13 +487,13 @@ impl Exact {
         counters: &mut [C],
         i_ext: &PerNeuron,
         v_th: f64,
-    ) -> bool {
+    ) -> Crossing {
         let (lo, hi) = (range.start, range.end);
         if let (Some(fast), PerNeuron::Uniform(i)) = (&self.fast, i_ext) {
             return Self::fast_tile(fast, lo, hi, v, rec, counters, *i, v_th);
         }
         let (Some(e_m), Some(c0), Some(r_i)) = (&self.e_m, &self.c0, &self.r_i) else {
-            return false;
+            return Crossing::NONE;
         };
         let m = hi - lo;
         let mut scratch = [0.0f64; TILE];
@@ -520,7 +566,7 @@ impl Exact {
                 *v = old;
             }
         }
-        true
+        Crossing::ALL
     }
 }
 
@@ -623,7 +669,7 @@ impl Lif {
         spikes: &mut [Vec<u32>],
         tile: &F,
     ) where
-        F: Fn(usize, usize, usize, &mut [T], &mut [T], &mut [C], T) -> bool + Sync,
+        F: Fn(usize, usize, usize, &mut [T], &mut [T], &mut [C], T) -> Crossing + Sync,
     {
         // A neuron that spiked at step s is free again at step n when n - s >= refractory
         // steps (Brian2's rule): its counter is set to the refractory steps at the spike and
@@ -641,7 +687,8 @@ impl Lif {
             let uniform_th = T::of(v_th.uniform().unwrap_or(f64::NEG_INFINITY));
             for lo in (0..len).step_by(TILE) {
                 let hi = (lo + TILE).min(len);
-                if !tile(start, lo, hi, v, rec, &mut counters[lo..hi], uniform_th) {
+                let crossed = tile(start, lo, hi, v, rec, &mut counters[lo..hi], uniform_th);
+                if crossed == Crossing::NONE {
                     continue;
                 }
                 let mut accept = |l: usize| {
@@ -653,7 +700,10 @@ impl Lif {
                 };
                 match v_th {
                     PerNeuron::Uniform(vt) => {
-                        for_each_above(&mut v[lo..hi], T::of(*vt), |l| accept(lo + l));
+                        for part in crossed.ranges(hi - lo) {
+                            let (a, b) = (lo + part.start, lo + part.end);
+                            for_each_above(&mut v[a..b], T::of(*vt), |l| accept(a + l));
+                        }
                     }
                     PerNeuron::Each(vts) => {
                         for l in lo..hi {
@@ -715,7 +765,7 @@ unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
     v: &mut [f32],
     rows: [&mut [f32]; TERMS],
     counters: &mut [u8],
-) -> (usize, f32) {
+) -> (usize, u32) {
     if std::arch::is_x86_feature_detected!("avx512bw")
         && std::arch::is_x86_feature_detected!("avx512vl")
     {
@@ -888,8 +938,22 @@ mod tests {
         }
     }
 
+    /// A crossing's parts cover exactly its marked groups, adjacent ones joined, cut at the
+    /// tile's end.
+    #[test]
+    fn crossings_scan_exactly_their_groups() {
+        let parts = |bits: u32, len: usize| Crossing(bits).ranges(len).collect::<Vec<_>>();
+        assert_eq!(parts(0, TILE), vec![]);
+        assert_eq!(parts(u32::MAX, TILE), vec![0..TILE]);
+        assert_eq!(parts(u32::MAX, 100), vec![0..100]);
+        assert_eq!(parts(0b1011, TILE), vec![0..32, 48..64]);
+        assert_eq!(parts(1 << 31, TILE), vec![496..512]);
+        assert_eq!(parts((1 << 31) | 1, 200), vec![0..16]);
+        assert_eq!(parts(0b110, 20), vec![16..20]);
+    }
+
     /// The sixteen-lane (AVX-512) and eight-lane (AVX2) intrinsics leave the same bits in
-    /// every state and find the same largest `v`, for each number of receptors, with and
+    /// every state and mark the same groups as crossed, for each number of receptors, with and
     /// without an external current (the eight-lane one is what CPUs without AVX-512 run; the
     /// test below compares whichever this CPU runs with the portable loop).
     #[test]
@@ -904,6 +968,7 @@ mod tests {
                 e_m: 0.995,
                 c0: -0.000245,
                 extra: 0.0011,
+                v_th: -0.0505,
                 c: std::array::from_fn(|t| 0.021 + 0.01 * t as f32),
                 d: std::array::from_fn(|t| 0.98 - 0.01 * t as f32),
             };
@@ -924,7 +989,7 @@ mod tests {
                 let slices: [&mut [f32]; TERMS] =
                     std::array::from_fn(|_| it.next().unwrap().as_mut_slice());
                 // SAFETY: the CPU has AVX-512 F, BW and VL (checked above), so AVX2 too.
-                let (done, top) = unsafe {
+                let (done, crossed) = unsafe {
                     if wide {
                         avx512::advance::<TERMS, EXTRA>(&k, &mut v, slices, &mut counters)
                     } else {
@@ -933,13 +998,13 @@ mod tests {
                 };
                 let bits = |x: &[f32]| x.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                 let rows: Vec<Vec<u32>> = rows.iter().map(|r| bits(r)).collect();
-                (done, top.to_bits(), bits(&v), rows, counters)
+                (done, crossed, bits(&v), rows, counters)
             };
             let case = format!("{TERMS} receptors, external current {EXTRA}, {len} neurons");
             assert_eq!(run(true), run(false), "{case}");
         }
         let mut rng = Rng::new(11);
-        for len in [16, 512, 4096] {
+        for len in [16, 144, TILE] {
             compare::<0, false>(&mut rng, len);
             compare::<1, false>(&mut rng, len);
             compare::<2, false>(&mut rng, len);
@@ -948,7 +1013,7 @@ mod tests {
     }
 
     /// The intrinsics (sixteen or eight lanes, whichever this CPU runs) and the portable loop
-    /// leave the same bits in every state and give
+    /// leave the same bits in every state, mark every neuron above the threshold, and give
     /// the same answer, for each number of receptors, with and without an external current,
     /// over tiles that end inside a vector, with refractory, just-freed and free neurons.
     #[test]
@@ -1008,7 +1073,13 @@ mod tests {
                         .zip(y)
                         .position(|(x, y)| x.to_bits() != y.to_bits())
                 };
-                assert_eq!(a, b, "{case}: the threshold flags differ");
+                assert_eq!(a != Crossing::NONE, b, "{case}: the threshold flags differ");
+                let marked: Vec<usize> = a.ranges(len).flatten().collect();
+                let above: Vec<usize> = (0..len).filter(|&l| v1[lo + l] > v_th).collect();
+                assert!(
+                    above.iter().all(|l| marked.contains(l)),
+                    "{case}: a neuron above the threshold is in no marked group"
+                );
                 assert_eq!(first_difference(&v1, &v2), None, "{case}: v differs");
                 assert_eq!(
                     first_difference(&rec1, &rec2),

@@ -2,9 +2,10 @@
 //! refractory counters, written in AVX2 intrinsics. The portable loop, vectorised by the
 //! compiler, widens each byte counter to a lane mask and reduces every threshold comparison to
 //! a flag, about twice the instructions of the arithmetic itself. Here the counters count down
-//! eight at a time in byte lanes and are widened once, and the threshold test is a running
-//! maximum of `v`, compared once per call. The products and sums are the portable loop's, in
-//! its order and without FMA, so every bit of the state is the same.
+//! eight at a time in byte lanes and are widened once, and the threshold test marks which
+//! groups of sixteen neurons hold a `v` above it, so that only those are scanned for the
+//! spikes. The products and sums are the portable loop's, in its order and without FMA, so
+//! every bit of the state is the same.
 
 use std::arch::x86_64::*;
 
@@ -14,6 +15,8 @@ pub(super) struct Coefficients<const TERMS: usize> {
     pub(super) c0: f32,
     /// The external current's term, added last when `EXTRA`.
     pub(super) extra: f32,
+    /// The threshold the loop marks the groups of sixteen neurons against.
+    pub(super) v_th: f32,
     /// Each receptor's coefficient in `v` and its decay.
     pub(super) c: [f32; TERMS],
     pub(super) d: [f32; TERMS],
@@ -21,7 +24,8 @@ pub(super) struct Coefficients<const TERMS: usize> {
 
 /// Advances the first `v.len() / 8 * 8` neurons (`rows`: the receptor values, `counters`: the
 /// refractory counters, at least as long as `v`) by one step; returns how many it advanced and
-/// the largest `v` among them afterwards (`-inf` when none; a NaN is passed over).
+/// which groups of sixteen of them hold a `v` above `k.v_th` afterwards (bit `g` for neurons
+/// `16 g..16 g + 16`; a NaN is not above). `v` holds at most 512 neurons.
 ///
 /// # Safety
 /// The CPU must support AVX2.
@@ -31,18 +35,19 @@ pub(super) unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
     v: &mut [f32],
     rows: [&mut [f32]; TERMS],
     counters: &mut [u8],
-) -> (usize, f32) {
+) -> (usize, u32) {
     let n = v.len() / 8 * 8;
-    assert!(counters.len() >= n && rows.iter().all(|r| r.len() >= n));
-    let (e_m, c0, extra) = (
+    assert!(n <= 512 && counters.len() >= n && rows.iter().all(|r| r.len() >= n));
+    let (e_m, c0, extra, v_th) = (
         _mm256_set1_ps(k.e_m),
         _mm256_set1_ps(k.c0),
         _mm256_set1_ps(k.extra),
+        _mm256_set1_ps(k.v_th),
     );
     let c = k.c.map(|c| _mm256_set1_ps(c));
     let d = k.d.map(|d| _mm256_set1_ps(d));
     let (one, zero) = (_mm_set1_epi8(1), _mm_setzero_si128());
-    let mut top = _mm256_set1_ps(f32::NEG_INFINITY);
+    let mut crossed = 0u32;
     for i in (0..n).step_by(8) {
         // SAFETY: i + 8 <= n, and every slice holds at least n values.
         let at = v.as_mut_ptr().add(i);
@@ -66,11 +71,10 @@ pub(super) unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
         for t in 0..TERMS {
             _mm256_storeu_ps(rows[t].as_mut_ptr().add(i), _mm256_mul_ps(x[t], d[t]));
         }
-        top = _mm256_max_ps(new, top);
+        let above = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(new, v_th));
+        crossed |= u32::from(above != 0) << (i / 16);
     }
-    let mut lanes = [0.0f32; 8];
-    _mm256_storeu_ps(lanes.as_mut_ptr(), top);
-    (n, lanes.into_iter().fold(f32::NEG_INFINITY, f32::max))
+    (n, crossed)
 }
 
 /// Calls `hit` with the position of every value of `v` above `th`, in order (a NaN is not

@@ -8,8 +8,9 @@ use std::arch::x86_64::*;
 use super::avx2::Coefficients;
 
 /// Advances the first `v.len() / 16 * 16` neurons as `avx2::advance` does eight at a time;
-/// returns how many it advanced and the largest `v` among them afterwards (`-inf` when none;
-/// a NaN is passed over).
+/// returns how many it advanced and which groups of sixteen hold a `v` above `k.v_th`
+/// afterwards (bit `g` for neurons `16 g..16 g + 16`; a NaN is not above). `v` holds at most
+/// 512 neurons.
 ///
 /// # Safety
 /// The CPU must support AVX-512 F, BW and VL.
@@ -19,18 +20,19 @@ pub(super) unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
     v: &mut [f32],
     rows: [&mut [f32]; TERMS],
     counters: &mut [u8],
-) -> (usize, f32) {
+) -> (usize, u32) {
     let n = v.len() / 16 * 16;
-    assert!(counters.len() >= n && rows.iter().all(|r| r.len() >= n));
-    let (e_m, c0, extra) = (
+    assert!(n <= 512 && counters.len() >= n && rows.iter().all(|r| r.len() >= n));
+    let (e_m, c0, extra, v_th) = (
         _mm512_set1_ps(k.e_m),
         _mm512_set1_ps(k.c0),
         _mm512_set1_ps(k.extra),
+        _mm512_set1_ps(k.v_th),
     );
     let c = k.c.map(|c| _mm512_set1_ps(c));
     let d = k.d.map(|d| _mm512_set1_ps(d));
     let (one, zero) = (_mm_set1_epi8(1), _mm_setzero_si128());
-    let mut top = _mm512_set1_ps(f32::NEG_INFINITY);
+    let mut crossed = 0u32;
     for i in (0..n).step_by(16) {
         // SAFETY: i + 16 <= n, and every slice holds at least n values.
         let at = v.as_mut_ptr().add(i);
@@ -53,7 +55,8 @@ pub(super) unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
         for t in 0..TERMS {
             _mm512_storeu_ps(rows[t].as_mut_ptr().add(i), _mm512_mul_ps(x[t], d[t]));
         }
-        top = _mm512_max_ps(new, top);
+        let above = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(new, v_th);
+        crossed |= u32::from(above != 0) << (i / 16);
     }
-    (n, _mm512_reduce_max_ps(top))
+    (n, crossed)
 }
