@@ -552,16 +552,6 @@ impl Projection {
         &self.ring[(step % self.ring.len() as u64) as usize]
     }
 
-    /// About how many synapses are due at `step` (due groups times their mean size): enough
-    /// to choose how many threads deliver, without reading the groups.
-    pub(crate) fn due_events(&self, step: u64) -> usize {
-        let groups = self.due(step).len();
-        if groups == 0 {
-            return 0;
-        }
-        groups * self.targets.len().div_ceil(self.groups.len().max(1))
-    }
-
     /// Adds the synapses of the `due` groups whose targets lie in `part` to its state (`sink`:
     /// where a spike of this projection lands). Each target receives its additions in the
     /// order of `due` and, within a group, of the synapses: the order of a delivery over the
