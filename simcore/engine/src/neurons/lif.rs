@@ -22,6 +22,8 @@ use crate::synapses::{current_propagator, Receptors, Stored, SynapseKind, BLOCK}
 mod avx2;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 
 /// Neurons per bit of a [`Crossing`].
 const GROUP: usize = 16;
@@ -313,7 +315,7 @@ impl Exact {
         let row = |r: usize| r * BLOCK + lo..r * BLOCK + hi;
         let (done, crossed) = match fast.terms.as_slice() {
             [] => {
-                let k = avx2::Coefficients {
+                let k = lanes::Coefficients {
                     e_m,
                     c0,
                     extra,
@@ -325,7 +327,7 @@ impl Exact {
             }
             [(r, c, d)] => {
                 let (c, d) = ([*c as f32], [*d as f32]);
-                let k = avx2::Coefficients {
+                let k = lanes::Coefficients {
                     e_m,
                     c0,
                     extra,
@@ -337,7 +339,7 @@ impl Exact {
             }
             [(r1, c1, d1), (r2, c2, d2)] => {
                 let (c, d) = ([*c1 as f32, *c2 as f32], [*d1 as f32, *d2 as f32]);
-                let k = avx2::Coefficients {
+                let k = lanes::Coefficients {
                     e_m,
                     c0,
                     extra,
@@ -761,7 +763,7 @@ impl Lif {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn advance<const TERMS: usize, const EXTRA: bool>(
-    k: &avx2::Coefficients<TERMS>,
+    k: &lanes::Coefficients<TERMS>,
     v: &mut [f32],
     rows: [&mut [f32]; TERMS],
     counters: &mut [u8],
@@ -964,7 +966,7 @@ mod tests {
             return;
         }
         fn compare<const TERMS: usize, const EXTRA: bool>(rng: &mut Rng, len: usize) {
-            let k = avx2::Coefficients::<TERMS> {
+            let k = lanes::Coefficients::<TERMS> {
                 e_m: 0.995,
                 c0: -0.000245,
                 extra: 0.0011,
