@@ -266,7 +266,10 @@ class Simulation:
         """How many synapses a projection has."""
         index = self._projection(projection)
         block = self._layout.blocks.get(projection)
-        return self._net.n_synapses(index) if block is None else block.n_synapses
+        if block is not None:
+            return block.n_synapses
+        with self._lock:
+            return self._net.n_synapses(index)
 
     # ---------------------------------------------------------------- running
 
